@@ -242,7 +242,11 @@ class ControlPlaneConfig(Section):
 
     @property
     def database_path(self) -> Path:
-        return Path(self.paths.database) if self.paths.database else self.state_dir / "control-plane.db"
+        return (
+            Path(self.paths.database)
+            if self.paths.database
+            else self.state_dir / "control-plane.db"
+        )
 
     @property
     def public_url(self) -> str:
@@ -396,8 +400,10 @@ def _to_toml(data: dict[str, Any], prefix: str = "") -> str:
     lines: list[str] = []
     tables: list[tuple[str, Any]] = []
     for key, value in data.items():
-        is_table_array = isinstance(value, list) and value and all(isinstance(v, dict) for v in value)
-        if isinstance(value, dict) and key != "cidr_regions" or is_table_array:
+        is_table_array = (
+            isinstance(value, list) and value and all(isinstance(v, dict) for v in value)
+        )
+        if (isinstance(value, dict) and key != "cidr_regions") or is_table_array:
             tables.append((f"{prefix}{key}", value))
         elif value is not None:
             lines.append(f"{key} = {_toml_value(value)}")

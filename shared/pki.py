@@ -131,10 +131,14 @@ class CertificateAuthority:
         return self.certificate.public_bytes(serialization.Encoding.PEM)
 
     @classmethod
-    def load_or_create(cls, directory: Path, name: str = "Glasscast fleet CA") -> CertificateAuthority:
+    def load_or_create(
+        cls, directory: Path, name: str = "Glasscast fleet CA"
+    ) -> CertificateAuthority:
         key_path, cert_path = directory / "ca.key", directory / "ca.crt"
         if key_path.exists() and cert_path.exists():
-            return cls(load_private_key(key_path.read_bytes()), load_certificate(cert_path.read_bytes()))
+            return cls(
+                load_private_key(key_path.read_bytes()), load_certificate(cert_path.read_bytes())
+            )
         key = generate_private_key()
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
         cert = (
@@ -148,9 +152,15 @@ class CertificateAuthority:
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
             .add_extension(
                 x509.KeyUsage(
-                    digital_signature=True, key_cert_sign=True, crl_sign=True,
-                    content_commitment=False, key_encipherment=False, data_encipherment=False,
-                    key_agreement=False, encipher_only=False, decipher_only=False,
+                    digital_signature=True,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    encipher_only=False,
+                    decipher_only=False,
                 ),
                 critical=True,
             )
@@ -189,7 +199,9 @@ class CertificateAuthority:
             not_after=cert.not_valid_after_utc,
         )
 
-    def sign_node_csr(self, csr: x509.CertificateSigningRequest, node_name: str) -> IssuedCertificate:
+    def sign_node_csr(
+        self, csr: x509.CertificateSigningRequest, node_name: str
+    ) -> IssuedCertificate:
         """Sign a node's CSR; its common name must be the node's name."""
         if common_name(csr.subject) != node_name:
             raise PkiError(f"CSR is for {common_name(csr.subject)!r}, not {node_name!r}")
@@ -197,8 +209,11 @@ class CertificateAuthority:
         if not isinstance(public_key, ec.EllipticCurvePublicKey):
             raise PkiError("CSR key must be ECDSA")
         return self._issue(
-            public_key, node_name, ExtendedKeyUsageOID.CLIENT_AUTH,
-            [x509.DNSName(node_name)], NODE_CERT_DAYS,
+            public_key,
+            node_name,
+            ExtendedKeyUsageOID.CLIENT_AUTH,
+            [x509.DNSName(node_name)],
+            NODE_CERT_DAYS,
         )
 
     def issue_server_certificate(self, names: list[str]) -> tuple[bytes, IssuedCertificate]:
@@ -211,6 +226,10 @@ class CertificateAuthority:
             except ValueError:
                 sans.append(x509.DNSName(name))
         issued = self._issue(
-            key.public_key(), CONTROL_PLANE_TLS_NAME, ExtendedKeyUsageOID.SERVER_AUTH, sans, NODE_CERT_DAYS
+            key.public_key(),
+            CONTROL_PLANE_TLS_NAME,
+            ExtendedKeyUsageOID.SERVER_AUTH,
+            sans,
+            NODE_CERT_DAYS,
         )
         return private_key_pem(key), issued
