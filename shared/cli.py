@@ -80,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     enroll = edge_sub.add_parser("enroll", help="enroll this node with a control plane")
     enroll.add_argument("--control-plane", required=True, help="control plane URL")
     enroll.add_argument("--token", required=True, help="one-time enrollment token")
-    enroll.add_argument("--config", type=Path, default=None)
+    # SUPPRESS: `glasscast edge --config X enroll` must keep the parent's value.
+    enroll.add_argument("--config", type=Path, default=argparse.SUPPRESS)
     enroll.add_argument("--name", default=None, help="node name (default: from config)")
 
     tui = sub.add_parser("tui", help="the operator terminal UI")
