@@ -1,0 +1,23 @@
+"""The sans-IO HTTP/1.1 server core (httptools underneath); the trio shell is `server.py`."""
+
+from edge_node.deliver.http._connection import H1Connection
+from edge_node.deliver.http._events import (
+    CLOSED,
+    NEED_DATA,
+    HttpProtocolError,
+    Need,
+    Request,
+)
+from edge_node.deliver.http._head import encode_head
+from edge_node.deliver.http._limits import Limits
+
+__all__ = [
+    "CLOSED",
+    "NEED_DATA",
+    "H1Connection",
+    "HttpProtocolError",
+    "Limits",
+    "Need",
+    "Request",
+    "encode_head",
+]

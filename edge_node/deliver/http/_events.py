@@ -1,0 +1,44 @@
+"""What the HTTP/1.1 core hands its caller: requests, and the one error it raises."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class HttpProtocolError(Exception):
+    """The peer broke HTTP/1.1 or a limit; answer `status` and close the connection."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(f"{status}: {reason}")
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One request head. Header names are lower-cased; values are raw bytes."""
+
+    method: bytes
+    target: bytes
+    headers: tuple[tuple[bytes, bytes], ...]
+    http_version: str
+    keep_alive: bool
+
+    def header(self, name: bytes) -> bytes | None:
+        """The first value of header `name` (lower-case), or None."""
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+
+class Need(Enum):
+    """What `H1Connection.next_event` says when it has no request to give."""
+
+    DATA = "need-data"
+    CLOSED = "closed"
+
+
+NEED_DATA = Need.DATA
+CLOSED = Need.CLOSED
