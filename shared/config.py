@@ -58,9 +58,10 @@ class NodeSection(Section):
 
 
 class ControlPlaneLink(Section):
-    # Where enrollment and the fleet session go; filled by `glasscast edge enroll`.
-    url: str = "http://127.0.0.1:8080"
-    grpc: str = "127.0.0.1:50051"
+    # Empty: use what `glasscast edge enroll` recorded; set them when the control
+    # plane moves to another address.
+    url: str = ""
+    grpc: str = ""
     report_interval: float = 2.0
 
 

@@ -16,6 +16,7 @@ from fractions import Fraction
 
 import av
 from av.audio.resampler import AudioResampler
+from av.filter.context import FilterContext
 
 log = logging.getLogger("glasscast.demo")
 
@@ -23,7 +24,7 @@ FPS = 30
 SAMPLE_RATE = 48_000
 
 
-def _source(name: str, args: str, sink_name: str) -> tuple[av.filter.Graph, av.filter.Filter]:
+def _source(name: str, args: str, sink_name: str) -> tuple[av.filter.Graph, FilterContext]:
     """A lavfi source graph and its sink; the graph must outlive the sink's use."""
     graph = av.filter.Graph()
     src = graph.add(name, args)
@@ -58,14 +59,18 @@ def push(url: str, seconds: float | None, width: int, height: int, bitrate: int)
         frame_index = 0
         audio_samples = 0
         while seconds is None or frame_index < seconds * FPS:
-            frame = vsink.pull().reformat(format="yuv420p")
+            pulled = vsink.pull()
+            assert isinstance(pulled, av.VideoFrame)
+            frame = pulled.reformat(format="yuv420p")
             frame.pts = frame_index
             frame.time_base = Fraction(1, FPS)
             container.mux(video.encode(frame))
             frame_index += 1
             # Keep audio up to date with video so the muxer interleaves them.
             while audio_samples < frame_index * SAMPLE_RATE // FPS:
-                for chunk in resampler.resample(asink.pull()):
+                tone = asink.pull()
+                assert isinstance(tone, av.AudioFrame)
+                for chunk in resampler.resample(tone):
                     chunk.pts = audio_samples
                     chunk.time_base = Fraction(1, SAMPLE_RATE)
                     audio_samples += chunk.samples

@@ -1,0 +1,72 @@
+"""Child processes of `glasscast up`: started with a log prefix, always stopped.
+
+Each child's output is copied line by line to ours with its name in front, by one
+daemon thread per child; `stop` asks politely (SIGTERM), then insists (SIGKILL).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from typing import IO
+
+COLOURS = ("36", "33", "35", "32", "34", "31")
+STOP_TIMEOUT = 8.0
+
+
+def glasscast_argv(*args: str) -> list[str]:
+    """Run the CLI with this interpreter, so children use the same environment."""
+    return [sys.executable, "-m", "shared.cli", *args]
+
+
+class Child:
+    _count = 0
+
+    def __init__(self, name: str, argv: Sequence[str], env: dict[str, str] | None = None) -> None:
+        self.name = name
+        colour = COLOURS[Child._count % len(COLOURS)]
+        Child._count += 1
+        use_colour = sys.stdout.isatty()
+        self._prefix = f"\x1b[{colour}m{name:>12}\x1b[0m | " if use_colour else f"{name:>12} | "
+        self.process = subprocess.Popen(
+            list(argv),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+            # Own process group: Ctrl-C in the terminal reaches only `up`, which then
+            # stops the children in order instead of all at once.
+            start_new_session=True,
+        )
+        assert self.process.stdout is not None
+        self._thread = threading.Thread(target=self._copy, args=(self.process.stdout,), daemon=True)
+        self._thread.start()
+
+    def _copy(self, stream: IO[bytes]) -> None:
+        for raw in iter(stream.readline, b""):
+            line = raw.decode(errors="replace").rstrip()
+            sys.stdout.write(f"{self._prefix}{line}\n")
+            sys.stdout.flush()
+
+    @property
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> int | None:
+        if self.running:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._thread.join(timeout=2)
+        return self.process.returncode
+
+
+def run_quiet(argv: Sequence[str], timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, check=False)

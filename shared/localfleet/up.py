@@ -1,0 +1,180 @@
+"""`glasscast up`: the contract's local fleet on loopback, through the real paths.
+
+The control plane and each node are child processes started with the same CLI an
+operator uses; nodes enroll with real one-time tokens over the real enrollment
+endpoint, and `fleet.json` appears only once every node reports healthy.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+import httpx
+
+from .processes import Child, glasscast_argv, run_quiet
+from .topology import PlannedFleet, plan
+
+START_TIMEOUT = 60.0
+DEMO_CHANNEL = "demo"
+
+
+class FleetFailed(RuntimeError):
+    """A child died or never became ready; the message says which and why."""
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _wait(what: str, check: object, children: list[Child], timeout: float = START_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for child in children:
+            if not child.running:
+                raise FleetFailed(
+                    f"{child.name} exited ({child.process.returncode}) during start-up"
+                )
+        try:
+            if check():  # type: ignore[operator]
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise FleetFailed(f"timed out waiting for {what}")
+
+
+def _admin_token(fleet: PlannedFleet, children: list[Child]) -> str:
+    path = fleet.control_plane.state_dir / "admin-token"
+    _wait("the control plane's admin token", path.exists, children)
+    return path.read_text().strip()
+
+
+def _enroll(fleet: PlannedFleet, api: httpx.Client) -> None:
+    for node in fleet.nodes:
+        answer = api.post("/api/v1/enrollment-tokens", json={"node_name": node.spec.name})
+        answer.raise_for_status()
+        result = run_quiet(
+            glasscast_argv(
+                "edge", "--config", str(node.config_path), "enroll",
+                "--control-plane", fleet.http_url, "--token", answer.json()["token"],
+            )
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise FleetFailed(f"enrolling {node.spec.name} failed: {result.stderr.strip()}")
+
+
+def _all_healthy(api: httpx.Client, names: set[str]) -> bool:
+    nodes = api.get("/api/v1/nodes").json()
+    healthy = {n["name"] for n in nodes if n.get("status") == "healthy"}
+    return names <= healthy
+
+
+def _demo_channel(api: httpx.Client) -> str:
+    created = api.post(
+        "/api/v1/channels",
+        json={"name": DEMO_CHANNEL, "title": "Glasscast demo", "category": "demo"},
+    )
+    if created.status_code == 409:
+        created = api.post(f"/api/v1/channels/{DEMO_CHANNEL}/stream-key")
+    created.raise_for_status()
+    return str(created.json()["stream_key"])
+
+
+def _fleet_json(fleet: PlannedFleet, admin_token: str, stream_key: str) -> dict[str, object]:
+    return {
+        "control_plane": {
+            "http": fleet.http_url,
+            "grpc": fleet.grpc_address,
+            "admin_token": admin_token,
+        },
+        "nodes": [
+            {
+                "name": n.spec.name,
+                "roles": list(n.spec.roles),
+                "region": n.spec.region,
+                "prefixes": list(n.spec.prefixes),
+                "rtmp": n.rtmp_url,
+                "http": n.http_url,
+            }
+            for n in fleet.nodes
+        ],
+        "demo": {"channel": DEMO_CHANNEL, "stream_key": stream_key},
+    }
+
+
+def _banner(fleet: PlannedFleet, stream_key: str, demo: bool, started_in: float) -> str:
+    ingest = next(n for n in fleet.nodes if "ingest" in n.spec.roles)
+    lines = [
+        "",
+        f"Glasscast fleet is up ({len(fleet.nodes)} nodes healthy in {started_in:.1f} s).",
+        f"  Watch:        {fleet.http_url}/watch/{DEMO_CHANNEL}",
+        f"  Play (HLS):   {fleet.http_url}/play/{DEMO_CHANNEL}.m3u8",
+        f"  RTMP ingest:  {ingest.rtmp_url}/{stream_key}",
+        f"                (OBS: server {ingest.rtmp_url}, stream key {stream_key})",
+        f"  Operator TUI: glasscast tui   (reads {fleet.state_dir / 'fleet.json'})",
+        "  Demo stream:  " + ("pushing a test pattern now" if demo else "off (--no-demo)"),
+        "Ctrl-C stops everything.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def run_up(state_dir: Path, demo: bool = True, grace: float = 15.0) -> int:
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    # Each run starts from a clean slate: fresh ports, fresh identities.
+    for sub in ("control-plane", "nodes"):
+        shutil.rmtree(state_dir / sub, ignore_errors=True)
+    fleet = plan(state_dir, grace)
+    fleet_file = state_dir / "fleet.json"
+    children: list[Child] = []
+    started = time.monotonic()
+    try:
+        children.append(
+            Child(
+                "control-plane",
+                glasscast_argv("control-plane", "--config", str(fleet.control_plane_path)),
+            )
+        )
+        api = httpx.Client(base_url=fleet.http_url, timeout=10.0)
+        _wait("the control plane", lambda: api.get("/healthz").status_code == 200, children)
+        api.headers["Authorization"] = f"Bearer {_admin_token(fleet, children)}"
+        _enroll(fleet, api)
+        for node in fleet.nodes:
+            children.append(
+                Child(node.spec.name, glasscast_argv("edge", "--config", str(node.config_path)))
+            )
+        names = {n.spec.name for n in fleet.nodes}
+        _wait("every node to report healthy", lambda: _all_healthy(api, names), children)
+        stream_key = _demo_channel(api)
+        admin_token = api.headers["Authorization"].removeprefix("Bearer ")
+        fleet_file.write_text(
+            json.dumps(_fleet_json(fleet, admin_token, stream_key), indent=2) + "\n"
+        )
+        fleet_file.chmod(0o600)
+        if demo:
+            ingest = next(n for n in fleet.nodes if "ingest" in n.spec.roles)
+            url = f"{ingest.rtmp_url}/{stream_key}"
+            children.append(
+                Child("demo", [sys.executable, "-m", "shared.localfleet.demo", url, "--retry"])
+            )
+        print(_banner(fleet, stream_key, demo, time.monotonic() - started), flush=True)
+        while all(child.running for child in children):
+            time.sleep(0.5)
+        dead = [c for c in children if not c.running]
+        raise FleetFailed(f"{dead[0].name} exited ({dead[0].process.returncode})")
+    except KeyboardInterrupt:
+        print("\nstopping the fleet ...", flush=True)
+        return 0
+    except (FleetFailed, httpx.HTTPError) as exc:
+        print(f"glasscast up: {exc}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        fleet_file.unlink(missing_ok=True)
+        for child in reversed(children):
+            child.stop()
