@@ -127,7 +127,8 @@ def h264_level(width: int, height: int, fps: float, maxrate: int, profile: str) 
     # High profile may use 1.25x the level's bitrate (Table A-2, cpbBrVclFactor).
     factor = 1.25 if profile == "high" else 1.0
     for level_idc, max_mbps, max_fs, max_kbps in _LEVELS:
-        if frame_mbs <= max_fs and mbs_per_second <= max_mbps and maxrate <= max_kbps * 1000 * factor:
+        fits_rate = maxrate <= max_kbps * 1000 * factor
+        if frame_mbs <= max_fs and mbs_per_second <= max_mbps and fits_rate:
             return level_idc
     return _LEVELS[-1][0]
 
@@ -153,7 +154,9 @@ def codec_string_from_asc(asc: bytes) -> str:
     return f"mp4a.40.{object_type}"
 
 
-def _passthrough_plan(entry: RenditionEntry, source: SourceVideo, audio_bitrate: int) -> RenditionPlan:
+def _passthrough_plan(
+    entry: RenditionEntry, source: SourceVideo, audio_bitrate: int
+) -> RenditionPlan:
     if source.avcc:
         codec_string = codec_string_from_avcc(source.avcc)
         profile_idc, level = source.avcc[1], source.avcc[3]
