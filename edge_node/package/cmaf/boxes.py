@@ -1,0 +1,36 @@
+"""The ISO BMFF box writer: size-prefixed boxes and full boxes, nothing else.
+
+Every box is built bottom-up as `bytes`: a box is its 32-bit size, its four-character
+type and its payload. Fragments are small (a part is a few hundred kilobytes at most),
+so 64-bit sizes are never needed and are refused rather than silently wrapped.
+"""
+
+from __future__ import annotations
+
+import struct
+
+_MAX_BOX = 0xFFFF_FFFF
+
+# The identity transform in 16.16 / 2.30 fixed point, used by mvhd and tkhd.
+UNITY_MATRIX = struct.pack(">9I", 0x0001_0000, 0, 0, 0, 0x0001_0000, 0, 0, 0, 0x4000_0000)
+
+
+def box(kind: bytes, *payload: bytes) -> bytes:
+    """A plain box: size, four-character type, payload."""
+    if len(kind) != 4:
+        raise ValueError(f"box type must be 4 bytes, got {kind!r}")
+    body = b"".join(payload)
+    size = 8 + len(body)
+    if size > _MAX_BOX:
+        raise ValueError(f"{kind.decode('latin-1')} box of {size} bytes needs a 64-bit size")
+    return struct.pack(">I4s", size, kind) + body
+
+
+def full_box(kind: bytes, version: int, flags: int, *payload: bytes) -> bytes:
+    """A full box: a plain box whose payload starts with version (8 bits) and flags (24)."""
+    return box(kind, struct.pack(">I", (version << 24) | (flags & 0xFF_FFFF)), *payload)
+
+
+def brands(major: bytes, minor: int, compatible: tuple[bytes, ...]) -> bytes:
+    """The payload shared by ftyp and styp."""
+    return major + struct.pack(">I", minor) + b"".join(compatible)
