@@ -1,0 +1,44 @@
+"""`glasscast up` brings up the contract's fleet, healthy, through the real paths."""
+
+from __future__ import annotations
+
+from fleetlib import Fleet
+
+
+def test_fleet_json_follows_the_contract(fleet: Fleet) -> None:
+    info = fleet.info
+    assert info["control_plane"]["http"].startswith("http://127.0.0.1:")
+    assert info["control_plane"]["admin_token"]
+    nodes = {n["name"]: n for n in info["nodes"]}
+    assert set(nodes) == {"ingest-east", "shield-east", "edge-west"}
+    assert nodes["ingest-east"]["roles"] == ["ingest", "transcode", "edge"]
+    assert nodes["ingest-east"]["prefixes"] == ["127.1.0.0/16"]
+    assert nodes["shield-east"]["roles"] == ["shield"]
+    assert nodes["edge-west"]["region"] == "west"
+    assert nodes["edge-west"]["rtmp"].startswith("rtmp://127.0.0.1:")
+    assert nodes["edge-west"]["rtmp"].endswith("/live")
+    assert info["demo"]["channel"] == "demo" and info["demo"]["stream_key"]
+
+
+def test_every_node_is_healthy(fleet: Fleet) -> None:
+    with fleet.client() as api:
+        nodes = api.get("/api/v1/nodes").json()
+    assert {n["name"]: n["status"] for n in nodes} == {
+        "ingest-east": "healthy",
+        "shield-east": "healthy",
+        "edge-west": "healthy",
+    }
+
+
+def test_nodes_serve_healthz(fleet: Fleet) -> None:
+    import httpx
+
+    for node in fleet.info["nodes"]:
+        answer = httpx.get(f"{node['http']}/healthz", timeout=5)
+        assert answer.status_code == 200, node["name"]
+
+
+def test_the_api_needs_the_admin_token(fleet: Fleet) -> None:
+    import httpx
+
+    assert httpx.get(f"{fleet.api}/api/v1/nodes", timeout=5).status_code == 401
