@@ -6,7 +6,7 @@ import sqlite_utils
 
 
 def apply(db: sqlite_utils.Database) -> None:
-    db["enrollment_tokens"].create(
+    db.table("enrollment_tokens").create(
         {
             "id": str,  # public id shown to operators
             "token_hash": str,  # sha256 of the secret; the secret is shown once
@@ -20,9 +20,9 @@ def apply(db: sqlite_utils.Database) -> None:
         pk="id",
         not_null={"token_hash", "created_at", "expires_at"},
     )
-    db["enrollment_tokens"].create_index(["token_hash"], unique=True)
+    db.table("enrollment_tokens").create_index(["token_hash"], unique=True)
 
-    db["nodes"].create(
+    db.table("nodes").create(
         {
             "name": str,
             "status": str,  # pending, healthy, unhealthy, draining, revoked
@@ -49,7 +49,7 @@ def apply(db: sqlite_utils.Database) -> None:
         defaults={"approved": 1, "draining": 0, "roles": "[]", "prefixes": "[]"},
     )
 
-    db["channels"].create(
+    db.table("channels").create(
         {
             "name": str,
             "title": str,
@@ -64,9 +64,9 @@ def apply(db: sqlite_utils.Database) -> None:
         not_null={"stream_key_hash", "created_at"},
         defaults={"title": "", "category": ""},
     )
-    db["channels"].create_index(["stream_key_hash"], unique=True)
+    db.table("channels").create_index(["stream_key_hash"], unique=True)
 
-    db["streams"].create(
+    db.table("streams").create(
         {
             "id": str,
             "channel": str,
@@ -83,4 +83,4 @@ def apply(db: sqlite_utils.Database) -> None:
         not_null={"channel", "status", "started_at"},
         defaults={"peak_viewers": 0, "discontinuities": 0},
     )
-    db["streams"].create_index(["channel", "status"])
+    db.table("streams").create_index(["channel", "status"])

@@ -1,0 +1,47 @@
+"""Domain errors, raised by services and turned into JSON responses by the app.
+
+Services never import the web framework; each error carries the status code the
+contract gives it.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    status_code = 400
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class BadRequest(DomainError):
+    status_code = 400
+
+
+class Forbidden(DomainError):
+    status_code = 403
+
+
+class NotFound(DomainError):
+    status_code = 404
+
+
+class Conflict(DomainError):
+    status_code = 409
+
+
+class Unprocessable(DomainError):
+    status_code = 422
+
+
+class TooManyRequests(DomainError):
+    status_code = 429
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class Unavailable(DomainError):
+    status_code = 503

@@ -1,0 +1,212 @@
+"""Node lifecycle: reports in, status out, operator actions pushed to sessions."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import sqlite_utils
+from google.protobuf.message import Message
+
+from control_plane.errors import Conflict, NotFound, Unavailable
+from control_plane.events import EventBus
+from control_plane.fleet import status as st
+from control_plane.fleet.live import LiveFleet, StreamSnapshot
+from control_plane.routing.select import NodeView
+from control_plane.store import nodes
+from shared.config import FleetSection
+from shared.fleet import fleet_pb2
+
+
+class NodeRefused(Exception):
+    """The caller's certificate does not belong to a node allowed on the fleet."""
+
+
+def _fields(message: Message) -> dict[str, Any]:
+    return {f.name: getattr(message, f.name) for f in message.DESCRIPTOR.fields}
+
+
+def _facts(node: nodes.Node, last_report_at: float | None = None) -> st.NodeFacts:
+    return st.NodeFacts(
+        revoked=node.status == st.REVOKED,
+        draining=node.draining,
+        approved=node.approved,
+        turnup_ok=node.turnup_ok,
+        last_report_at=node.last_report_at if last_report_at is None else last_report_at,
+    )
+
+
+def load_fraction(node: nodes.Node) -> float:
+    capacity = node.capacity.get("egress_bps") or 0
+    egress = node.load.get("egress_bps") or 0
+    return egress / capacity if capacity else 0.0
+
+
+class FleetService:
+    def __init__(
+        self,
+        db: sqlite_utils.Database,
+        live: LiveFleet,
+        events: EventBus,
+        settings: FleetSection,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._db = db
+        self._live = live
+        self._events = events
+        self._settings = settings
+        self._clock = clock
+
+    @property
+    def unhealthy_after(self) -> float:
+        return self._settings.missed_reports_unhealthy * self._settings.report_interval
+
+    # ------------------------------------------------------------------ identity
+
+    def identify(self, common_name: str, cert_fingerprint: str) -> nodes.Node:
+        node = nodes.get(self._db, common_name)
+        if node is None:
+            raise NodeRefused(f"no node named {common_name!r}")
+        if node.status == st.REVOKED:
+            raise NodeRefused(f"node {common_name!r} is revoked")
+        if node.cert_fingerprint != cert_fingerprint:
+            raise NodeRefused(f"certificate is not node {common_name!r}'s current one")
+        return node
+
+    # ------------------------------------------------------------------- reports
+
+    def handle_report(self, name: str, report: fleet_pb2.NodeReport) -> str:
+        """Record a report; returns the node's status as acknowledged to it."""
+        now = self._clock()
+        node = nodes.get(self._db, name)
+        if node is None or node.status == st.REVOKED:
+            raise NodeRefused(f"node {name!r} is no longer enrolled")
+        turnup = {c.name: {"ok": c.ok, "detail": c.detail} for c in report.turnup}
+        values: dict[str, Any] = {
+            "roles": list(report.roles),
+            "region": report.region,
+            "prefixes": list(report.prefixes),
+            "latitude": report.latitude if report.HasField("latitude") else None,
+            "longitude": report.longitude if report.HasField("longitude") else None,
+            "http_url": report.http_url,
+            "rtmp_url": report.rtmp_url,
+            "capacity": _fields(report.capacity),
+            "load": _fields(report.load),
+            "turnup": turnup,
+            "encoders": [_fields(e) for e in report.encoders],
+            "last_report_at": now,
+        }
+        facts = st.NodeFacts(
+            revoked=False,
+            draining=node.draining,
+            approved=node.approved,
+            turnup_ok=all(c.ok for c in report.turnup),
+            last_report_at=now,
+        )
+        values["status"] = st.node_status(facts, now=now, unhealthy_after=self.unhealthy_after)
+        with self._db.conn:
+            nodes.update(self._db, name, values)
+        self._live.record_streams(name, [StreamSnapshot.from_pb(s) for s in report.streams])
+        if values["status"] != node.status:
+            self._events.publish("node.status", {"node": name, "status": values["status"]})
+        self._events.publish(
+            "node.report",
+            {"node": name, "status": values["status"], "load": values["load"]},
+        )
+        return str(values["status"])
+
+    def refresh_statuses(self) -> list[str]:
+        """Re-derive every node's status; returns the nodes that just went unhealthy."""
+        now = self._clock()
+        lost: list[str] = []
+        for node in nodes.all_nodes(self._db):
+            if node.status == st.REVOKED:
+                continue
+            new = st.node_status(_facts(node), now=now, unhealthy_after=self.unhealthy_after)
+            if new == node.status:
+                continue
+            with self._db.conn:
+                nodes.update(self._db, node.name, {"status": new})
+            if new == st.UNHEALTHY:
+                self._live.record_streams(node.name, [])
+                lost.append(node.name)
+            self._events.publish("node.status", {"node": node.name, "status": new})
+        return lost
+
+    # --------------------------------------------------------- operator actions
+
+    def require(self, name: str) -> nodes.Node:
+        node = nodes.get(self._db, name)
+        if node is None:
+            raise NotFound(f"no node named {name!r}")
+        return node
+
+    def _set(self, name: str, values: dict[str, Any]) -> nodes.Node:
+        node = self.require(name)
+        if node.status == st.REVOKED:
+            raise Conflict(f"node {name!r} is revoked")
+        with self._db.conn:
+            nodes.update(self._db, name, values)
+            updated = self.require(name)
+            status = st.node_status(
+                _facts(updated), now=self._clock(), unhealthy_after=self.unhealthy_after
+            )
+            nodes.update(self._db, name, {"status": status})
+        if status != node.status:
+            self._events.publish("node.status", {"node": name, "status": status})
+        return self.require(name)
+
+    def approve(self, name: str) -> nodes.Node:
+        return self._set(name, {"approved": 1})
+
+    def drain(self, name: str, reason: str = "operator") -> nodes.Node:
+        node = self._set(name, {"draining": 1})
+        self.push(name, fleet_pb2.Command(drain=fleet_pb2.Drain(reason=reason)))
+        return node
+
+    def undrain(self, name: str) -> nodes.Node:
+        node = self._set(name, {"draining": 0})
+        self.push(name, fleet_pb2.Command(undrain=fleet_pb2.Undrain()))
+        return node
+
+    def revoke(self, name: str) -> nodes.Node:
+        self.require(name)
+        with self._db.conn:
+            nodes.update(self._db, name, {"status": st.REVOKED, "revoked_at": self._clock()})
+        self._live.forget(name)
+        self._events.publish("node.status", {"node": name, "status": st.REVOKED})
+        return self.require(name)
+
+    def push(self, name: str, command: fleet_pb2.Command) -> bool:
+        """Queue a command into the node's open session; False when none is open."""
+        session = self._live.session(name)
+        if session is None:
+            return False
+        if not session.push(command):
+            raise Unavailable(f"node {name!r} is not reading its commands")
+        return True
+
+    # ----------------------------------------------------------------- snapshots
+
+    def all(self) -> list[nodes.Node]:
+        return nodes.all_nodes(self._db)
+
+    def statuses(self) -> dict[str, str]:
+        rows = self._db.query("SELECT name, status FROM nodes")
+        return {row["name"]: row["status"] for row in rows}
+
+    def snapshot(self) -> list[NodeView]:
+        return [
+            NodeView(
+                name=n.name,
+                roles=n.roles,
+                region=n.region,
+                prefixes=n.prefixes,
+                http_url=n.http_url,
+                rtmp_url=n.rtmp_url,
+                status=n.status,
+                load=load_fraction(n),
+            )
+            for n in nodes.all_nodes(self._db)
+        ]

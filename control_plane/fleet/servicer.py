@@ -1,0 +1,124 @@
+"""The gRPC `Fleet` service. Every call takes the node's identity from its client
+certificate (mutual TLS), checked against the certificate on record."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+import grpc
+
+from control_plane.fleet.live import LiveFleet, NodeSession
+from control_plane.fleet.service import FleetService, NodeRefused
+from control_plane.metrics import Metrics
+from control_plane.streams.catalog import StreamCatalog
+from control_plane.streams.publishing import PublishService
+from shared import pki
+from shared.fleet import fleet_pb2, fleet_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+
+def _peer_certificate(context: grpc.aio.ServicerContext) -> tuple[str, str]:
+    """(common name, sha256 fingerprint) of the verified client certificate."""
+    auth = context.auth_context()
+    pems = auth.get("x509_pem_cert") or []
+    if not pems:
+        raise NodeRefused("no client certificate")
+    cert = pki.load_certificate(pems[0])
+    return pki.common_name(cert.subject), pki.fingerprint(cert)
+
+
+class FleetServicer(fleet_pb2_grpc.FleetServicer):
+    def __init__(
+        self,
+        fleet: FleetService,
+        publishing: PublishService,
+        catalog: StreamCatalog,
+        live: LiveFleet,
+        metrics: Metrics,
+    ) -> None:
+        self._fleet = fleet
+        self._publishing = publishing
+        self._catalog = catalog
+        self._live = live
+        self._metrics = metrics
+
+    async def _identify(self, context: grpc.aio.ServicerContext) -> str:
+        try:
+            name, fp = _peer_certificate(context)
+            return self._fleet.identify(name, fp).name
+        except (NodeRefused, pki.PkiError) as exc:
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc))
+            raise AssertionError("abort returns only by raising") from None
+
+    async def Session(
+        self,
+        request_iterator: AsyncIterator[fleet_pb2.NodeReport],
+        context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[fleet_pb2.Command]:
+        name = await self._identify(context)
+        session = self._live.open_session(name)
+        reader = asyncio.create_task(self._read_reports(name, session, request_iterator))
+        log.info("node %s: session open", name)
+        try:
+            while True:
+                command = await session.commands.get()
+                if command is None:
+                    break
+                yield command
+        finally:
+            reader.cancel()
+            self._live.close_session(session)
+            log.info("node %s: session closed", name)
+        if reader.done() and not reader.cancelled() and reader.exception() is not None:
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(reader.exception()))
+
+    async def _read_reports(
+        self,
+        name: str,
+        session: NodeSession,
+        reports: AsyncIterator[fleet_pb2.NodeReport],
+    ) -> None:
+        try:
+            async for report in reports:
+                status = self._fleet.handle_report(name, report)
+                self._metrics.fleet_reports.inc()
+                self._catalog.record_peaks([s.stream_id for s in report.streams])
+                ack = fleet_pb2.ReportAck(seq=report.seq, status=status)
+                await session.commands.put(fleet_pb2.Command(ack=ack))
+        finally:
+            # The node hung up or was refused: end the response stream too.
+            session.close()
+
+    async def AuthorizePublish(
+        self, request: fleet_pb2.PublishRequest, context: grpc.aio.ServicerContext
+    ) -> fleet_pb2.PublishDecision:
+        name = await self._identify(context)
+        result = self._publishing.authorize(name, request.stream_key, request.connection_id)
+        log.info(
+            "node %s: publish %s on %s: %s (%s)",
+            name,
+            result.stream_id or "-",
+            result.channel or "?",
+            result.outcome,
+            result.reason,
+        )
+        return fleet_pb2.PublishDecision(
+            outcome=result.outcome,
+            reason=result.reason,
+            channel=result.channel,
+            stream_id=result.stream_id,
+            resumed=result.resumed,
+            discontinuity=result.discontinuity,
+            reconnect_grace_seconds=result.reconnect_grace_seconds,
+            dvr_window_seconds=result.dvr_window_seconds,
+        )
+
+    async def PublishStopped(
+        self, request: fleet_pb2.PublishStoppedRequest, context: grpc.aio.ServicerContext
+    ) -> fleet_pb2.PublishStoppedResponse:
+        name = await self._identify(context)
+        self._publishing.stopped(name, request.stream_id, request.connection_id)
+        return fleet_pb2.PublishStoppedResponse()

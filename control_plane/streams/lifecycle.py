@@ -1,0 +1,64 @@
+"""Publish authorization: who may publish a channel now (pure).
+
+The I/O shell gathers the facts (the channel behind the key, the calling node,
+the channel's current stream and whether its origin still carries it) and applies
+the verdict to the database.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from control_plane.store.streams import Stream
+
+
+class Action(enum.Enum):
+    BAD_NAME = "bad_name"
+    DENY = "deny"
+    RESUME = "resume"
+    START = "start"
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    node: str
+    roles: tuple[str, ...]
+    draining: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PublishVerdict:
+    action: Action
+    reason: str
+    # When starting fresh, a stale stream the new one replaces (ended first).
+    replaces: Stream | None = None
+
+
+def decide_publish(
+    *,
+    channel_known: bool,
+    caller: Caller,
+    current: Stream | None,
+    origin_carries_it: bool,
+    now: float,
+    grace: float,
+) -> PublishVerdict:
+    """`origin_carries_it`: the current stream's origin is healthy and still reports
+    it (or only just started it and has not reported yet)."""
+    if not channel_known:
+        return PublishVerdict(Action.BAD_NAME, "unknown stream key")
+    if "ingest" not in caller.roles:
+        return PublishVerdict(Action.DENY, f"node {caller.node} does not have the ingest role")
+    if caller.draining:
+        return PublishVerdict(Action.DENY, f"node {caller.node} is draining")
+    if current is None:
+        return PublishVerdict(Action.START, "new stream")
+    if current.status == "live":
+        if origin_carries_it:
+            return PublishVerdict(Action.DENY, "channel is already live from another connection")
+        return PublishVerdict(Action.RESUME, "previous connection is gone; taking over")
+    disconnected = current.disconnected_at if current.disconnected_at is not None else now
+    if now - disconnected <= grace:
+        return PublishVerdict(Action.RESUME, "reconnect within the grace")
+    return PublishVerdict(Action.START, "grace expired; new stream", replaces=current)

@@ -1,0 +1,222 @@
+"""The stream lifecycle's I/O shell: applies publish verdicts, disconnects, the
+reconnect grace and restarts to the `streams` table."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sqlite_utils
+
+from control_plane.errors import Conflict, NotFound
+from control_plane.events import EventBus
+from control_plane.fleet import status as st
+from control_plane.fleet.live import LiveFleet
+from control_plane.store import nodes
+from control_plane.store import streams as store
+from control_plane.store.streams import Stream
+from control_plane.streams.channels import ChannelService
+from control_plane.streams.lifecycle import Action, Caller, decide_publish
+from shared.config import StreamsSection
+from shared.fleet import fleet_pb2
+
+# Statuses in which an origin is still believed to hold its broadcaster.
+ORIGIN_ALIVE = (st.HEALTHY, st.DRAINING, st.PENDING)
+
+
+@dataclass(frozen=True, slots=True)
+class PublishResult:
+    outcome: str  # ALLOWED, BAD_NAME, DENIED
+    reason: str
+    channel: str = ""
+    stream_id: str = ""
+    resumed: bool = False
+    discontinuity: int = 0
+    reconnect_grace_seconds: float = 0.0
+    dvr_window_seconds: int = 0
+
+
+def new_stream_id() -> str:
+    return "st_" + secrets.token_hex(8)
+
+
+class PublishService:
+    def __init__(
+        self,
+        db: sqlite_utils.Database,
+        channels: ChannelService,
+        live: LiveFleet,
+        events: EventBus,
+        settings: StreamsSection,
+        report_window: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._db = db
+        self._channels = channels
+        self._live = live
+        self._events = events
+        self._settings = settings
+        # A fresh grant is trusted for this long before the origin must report it.
+        self._report_window = report_window
+        self._clock = clock
+        self._granted_at: dict[str, float] = {}
+
+    def _carried(self, stream: Stream, now: float) -> bool:
+        origin = nodes.get(self._db, stream.origin_node)
+        if origin is None or origin.status not in ORIGIN_ALIVE:
+            return False
+        granted = self._granted_at.get(stream.id, stream.started_at)
+        return self._live.carries(origin.name, stream.id) or now - granted < self._report_window
+
+    def authorize(self, node_name: str, stream_key: str, connection_id: str) -> PublishResult:
+        now = self._clock()
+        channel = self._channels.by_key(stream_key)
+        node = nodes.get(self._db, node_name)
+        if node is None:
+            return PublishResult("DENIED", "unknown node")
+        current = store.current_for_channel(self._db, channel.name) if channel else None
+        verdict = decide_publish(
+            channel_known=channel is not None,
+            caller=Caller(node.name, node.roles, node.draining),
+            current=current,
+            origin_carries_it=current is not None and self._carried(current, now),
+            now=now,
+            grace=self._settings.reconnect_grace_seconds,
+        )
+        if verdict.action is Action.BAD_NAME:
+            return PublishResult("BAD_NAME", verdict.reason)
+        assert channel is not None
+        if verdict.action is Action.DENY:
+            return PublishResult("DENIED", verdict.reason, channel=channel.name)
+        with self._db.conn:
+            if verdict.action is Action.RESUME:
+                assert current is not None
+                stream = self._resume(current, node_name, connection_id)
+            else:
+                if verdict.replaces is not None:
+                    self._end(verdict.replaces, now)
+                stream = self._start(channel.name, node_name, connection_id, now)
+        self._granted_at[stream.id] = now
+        self._publish_event(stream)
+        return PublishResult(
+            "ALLOWED",
+            verdict.reason,
+            channel=channel.name,
+            stream_id=stream.id,
+            resumed=verdict.action is Action.RESUME,
+            discontinuity=stream.discontinuities,
+            reconnect_grace_seconds=self._settings.reconnect_grace_seconds,
+            dvr_window_seconds=channel.dvr_window_seconds or 0,
+        )
+
+    def _start(self, channel: str, origin: str, connection_id: str, now: float) -> Stream:
+        stream = Stream(
+            id=new_stream_id(),
+            channel=channel,
+            status="live",
+            origin_node=origin,
+            started_at=now,
+            disconnected_at=None,
+            ended_at=None,
+            peak_viewers=0,
+            discontinuities=0,
+            connection_id=connection_id,
+        )
+        store.insert(self._db, stream)
+        return stream
+
+    def _resume(self, stream: Stream, origin: str, connection_id: str) -> Stream:
+        store.update(
+            self._db,
+            stream.id,
+            {
+                "status": "live",
+                "origin_node": origin,
+                "connection_id": connection_id,
+                "disconnected_at": None,
+                "discontinuities": stream.discontinuities + 1,
+            },
+        )
+        resumed = store.get(self._db, stream.id)
+        assert resumed is not None
+        return resumed
+
+    def _end(self, stream: Stream, now: float) -> None:
+        store.update(self._db, stream.id, {"status": "ended", "ended_at": now})
+        self._granted_at.pop(stream.id, None)
+
+    def _publish_event(self, stream: Stream | None) -> None:
+        if stream is not None:
+            self._events.publish(
+                "stream.status",
+                {"stream_id": stream.id, "channel": stream.channel, "status": stream.status},
+            )
+
+    def stopped(self, node_name: str, stream_id: str, connection_id: str) -> None:
+        """The origin lost its broadcaster: wait for a reconnect within the grace."""
+        stream = store.get(self._db, stream_id)
+        if stream is None or stream.status != "live" or stream.origin_node != node_name:
+            return
+        if connection_id and stream.connection_id and connection_id != stream.connection_id:
+            return  # a connection that was already replaced
+        self._disconnect([stream])
+
+    def _disconnect(self, streams: list[Stream]) -> None:
+        now = self._clock()
+        with self._db.conn:
+            for stream in streams:
+                store.update(
+                    self._db, stream.id, {"status": "reconnecting", "disconnected_at": now}
+                )
+        for stream in streams:
+            self._publish_event(store.get(self._db, stream.id))
+
+    def origin_lost(self, node_name: str) -> None:
+        self._disconnect(
+            [s for s in store.active(self._db) if s.status == "live" and s.origin_node == node_name]
+        )
+
+    def reconcile_after_restart(self) -> None:
+        """After a restart, streams no origin has re-announced have no publisher."""
+        self._disconnect(
+            [
+                s
+                for s in store.active(self._db)
+                if s.status == "live" and not self._live.carries(s.origin_node, s.id)
+                and s.id not in self._granted_at
+            ]
+        )
+
+    def sweep(self) -> None:
+        """End streams whose reconnect grace ran out."""
+        now = self._clock()
+        grace = self._settings.reconnect_grace_seconds
+        expired = [
+            s
+            for s in store.active(self._db)
+            if s.status == "reconnecting" and now - (s.disconnected_at or now) > grace
+        ]
+        with self._db.conn:
+            for stream in expired:
+                self._end(stream, now)
+        for stream in expired:
+            self._publish_event(store.get(self._db, stream.id))
+
+    def end(self, stream_id: str, reason: str = "ended by operator") -> Stream:
+        stream = store.get(self._db, stream_id)
+        if stream is None:
+            raise NotFound(f"no stream {stream_id!r}")
+        if stream.status == "ended":
+            raise Conflict(f"stream {stream_id!r} has already ended")
+        session = self._live.session(stream.origin_node)
+        if session is not None:
+            command = fleet_pb2.EndStream(stream_id=stream_id, reason=reason)
+            session.push(fleet_pb2.Command(end_stream=command))
+        with self._db.conn:
+            self._end(stream, self._clock())
+        ended = store.get(self._db, stream_id)
+        assert ended is not None
+        self._publish_event(ended)
+        return ended
