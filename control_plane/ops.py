@@ -14,19 +14,19 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from control_plane import auth
 from control_plane.events import Event
-from control_plane.services import Services
+from control_plane.services import ServicesDep
 
 KEEPALIVE_SECONDS = 15.0
 
 
 @get("/healthz", tags=["ops"])
-async def healthz(services: Services) -> dict[str, Any]:
+async def healthz(services: ServicesDep) -> dict[str, Any]:
     services.db.execute("SELECT 1").fetchone()
     return {"status": "ok", "nodes": len(services.fleet.statuses())}
 
 
 @get("/metrics", tags=["ops"], media_type=CONTENT_TYPE_LATEST)
-async def metrics(services: Services) -> Response[bytes]:
+async def metrics(services: ServicesDep) -> Response[bytes]:
     return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -35,7 +35,7 @@ def _message(event: Event) -> ServerSentEventMessage:
     return ServerSentEventMessage(data=json.dumps(payload), event=event.kind, id=event.id)
 
 
-async def _event_stream(services: Services) -> AsyncIterator[ServerSentEventMessage]:
+async def _event_stream(services: ServicesDep) -> AsyncIterator[ServerSentEventMessage]:
     yield ServerSentEventMessage(comment="glasscast events")
     async with services.events.subscribe() as queue:
         while True:
@@ -50,10 +50,10 @@ async def _event_stream(services: Services) -> AsyncIterator[ServerSentEventMess
 
 
 @get("/api/v1/events", guards=[auth.admin_guard], tags=["ops"])
-async def events(services: Services) -> ServerSentEvent:
+async def events(services: ServicesDep) -> ServerSentEvent:
     """Server-Sent Events of fleet and stream changes, JSON in each `data:`."""
     return ServerSentEvent(_event_stream(services))
 
 
-def build(services: Services) -> list[ControllerRouterHandler]:
+def build(services: ServicesDep) -> list[ControllerRouterHandler]:
     return [healthz, metrics, events]

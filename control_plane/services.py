@@ -6,8 +6,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import sqlite_utils
+from litestar.di import NamedDependency
 
 from control_plane import keys
 from control_plane.events import EventBus
@@ -87,3 +89,7 @@ def build_services(
         started_at=clock(),
     )
     return services, admin_token
+
+
+# How route handlers ask for the container (Litestar injects it by name).
+ServicesDep: TypeAlias = NamedDependency[Services]

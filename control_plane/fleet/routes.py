@@ -19,7 +19,7 @@ from control_plane.fleet.schemas import (
     node_out,
     token_info,
 )
-from control_plane.services import Services
+from control_plane.services import ServicesDep
 from control_plane.streams.catalog import iso
 
 
@@ -29,7 +29,9 @@ class EnrollmentTokenController(Controller):
     tags = ["fleet"]
 
     @post("/", status_code=201)
-    async def create(self, data: EnrollmentTokenCreate, services: Services) -> EnrollmentTokenOut:
+    async def create(
+        self, data: EnrollmentTokenCreate, services: ServicesDep
+    ) -> EnrollmentTokenOut:
         issued = services.enrollment.create_token(
             data.node_name, data.ttl_seconds, data.manual_approval
         )
@@ -41,7 +43,7 @@ class EnrollmentTokenController(Controller):
         )
 
     @get("/")
-    async def list_tokens(self, services: Services) -> list[EnrollmentTokenInfo]:
+    async def list_tokens(self, services: ServicesDep) -> list[EnrollmentTokenInfo]:
         now = time.time()
         return [token_info(t, now) for t in services.enrollment.tokens()]
 
@@ -51,7 +53,7 @@ class EnrollController(Controller):
     tags = ["fleet"]
 
     @post("/enroll", status_code=201)
-    async def enroll(self, data: EnrollBody, services: Services) -> EnrollOut:
+    async def enroll(self, data: EnrollBody, services: ServicesDep) -> EnrollOut:
         """No bearer: the one-time enrollment token is in the body."""
         done = services.enrollment.enroll(
             EnrollRequest(
@@ -80,32 +82,32 @@ class NodeController(Controller):
     tags = ["fleet"]
 
     @get("/")
-    async def list_nodes(self, services: Services) -> list[NodeOut]:
+    async def list_nodes(self, services: ServicesDep) -> list[NodeOut]:
         now = time.time()
         return [node_out(n, now) for n in services.fleet.all()]
 
     @get("/{name:str}")
-    async def get_node(self, name: str, services: Services) -> NodeOut:
+    async def get_node(self, name: str, services: ServicesDep) -> NodeOut:
         return node_out(services.fleet.require(name))
 
     @post("/{name:str}/approve", status_code=200)
-    async def approve(self, name: str, services: Services) -> NodeOut:
+    async def approve(self, name: str, services: ServicesDep) -> NodeOut:
         return node_out(services.fleet.approve(name))
 
     @post("/{name:str}/drain", status_code=200)
-    async def drain(self, name: str, services: Services) -> NodeOut:
+    async def drain(self, name: str, services: ServicesDep) -> NodeOut:
         return node_out(services.fleet.drain(name))
 
     @post("/{name:str}/undrain", status_code=200)
-    async def undrain(self, name: str, services: Services) -> NodeOut:
+    async def undrain(self, name: str, services: ServicesDep) -> NodeOut:
         return node_out(services.fleet.undrain(name))
 
     @post("/{name:str}/revoke", status_code=200)
-    async def revoke(self, name: str, services: Services) -> NodeOut:
+    async def revoke(self, name: str, services: ServicesDep) -> NodeOut:
         node = services.fleet.revoke(name)
         services.publishing.origin_lost(name)
         return node_out(node)
 
 
-def build(services: Services) -> list[ControllerRouterHandler]:
+def build(services: ServicesDep) -> list[ControllerRouterHandler]:
     return [EnrollmentTokenController, EnrollController, NodeController]

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from litestar import Controller, Request, Router, get, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotAuthorizedException
 from litestar.params import Parameter
 from litestar.response import Redirect, Response
@@ -14,7 +14,7 @@ from litestar.types import ControllerRouterHandler
 
 from control_plane import auth, clients, keys
 from control_plane.errors import NotFound, TooManyRequests, Unprocessable
-from control_plane.services import Services
+from control_plane.services import ServicesDep
 from control_plane.streams.catalog import MAX_PAGE, RECOMMENDED, SORTS
 from control_plane.streams.schemas import (
     ChannelCreate,
@@ -36,20 +36,20 @@ class ChannelController(Controller):
     tags = ["channels"]
 
     @post("/", status_code=201)
-    async def create(self, data: ChannelCreate, services: Services) -> ChannelWithKeyOut:
+    async def create(self, data: ChannelCreate, services: ServicesDep) -> ChannelWithKeyOut:
         made = services.channels.create(data.name, data.title, data.category)
         return channel_with_key(made.channel, made.stream_key)
 
     @get("/")
-    async def list_channels(self, services: Services) -> list[ChannelOut]:
+    async def list_channels(self, services: ServicesDep) -> list[ChannelOut]:
         return [channel_out(c) for c in services.channels.all()]
 
     @get("/{name:str}")
-    async def get_channel(self, name: str, services: Services) -> ChannelOut:
+    async def get_channel(self, name: str, services: ServicesDep) -> ChannelOut:
         return channel_out(services.channels.require(name))
 
     @post("/{name:str}/stream-key", status_code=200)
-    async def rotate_key(self, name: str, services: Services) -> ChannelWithKeyOut:
+    async def rotate_key(self, name: str, services: ServicesDep) -> ChannelWithKeyOut:
         made = services.channels.rotate_key(name)
         return channel_with_key(made.channel, made.stream_key)
 
@@ -60,7 +60,7 @@ class StreamController(Controller):
 
     @post("/start", status_code=200)
     async def start(
-        self, request: Request[Any, Any, Any], data: StreamStart, services: Services
+        self, request: Request[Any, Any, Any], data: StreamStart, services: ServicesDep
     ) -> StreamStartOut:
         """Where to push: bearer is the channel's stream key, or the admin token
         together with `{"channel"}`."""
@@ -91,7 +91,7 @@ class StreamController(Controller):
     @get("/")
     async def discover(
         self,
-        services: Services,
+        services: ServicesDep,
         category: str | None = None,
         sort: str = "viewers_desc",
         limit: int = Parameter(default=20, ge=1, le=MAX_PAGE),
@@ -103,11 +103,11 @@ class StreamController(Controller):
         return StreamPage(total=total, limit=limit, offset=offset, streams=page)
 
     @get("/{channel:str}/live")
-    async def live(self, channel: str, services: Services) -> dict[str, Any]:
+    async def live(self, channel: str, services: ServicesDep) -> dict[str, Any]:
         return services.catalog.live(channel)
 
     @post("/{stream_id:str}/end", status_code=200, guards=[auth.admin_guard])
-    async def end(self, stream_id: str, services: Services) -> dict[str, Any]:
+    async def end(self, stream_id: str, services: ServicesDep) -> dict[str, Any]:
         stream = services.publishing.end(stream_id)
         return {"stream_id": stream.id, "channel": stream.channel, "status": stream.status}
 
@@ -121,8 +121,8 @@ class PlayController(Controller):
         self,
         target: str,
         request: Request[Any, Any, Any],
-        services: Services,
-        limiter: clients.RateLimiter,
+        services: ServicesDep,
+        limiter: NamedDependency[clients.RateLimiter],
         format: str | None = None,
     ) -> Response[Any]:
         if not target.endswith(".m3u8"):
@@ -145,7 +145,7 @@ class PlayController(Controller):
         return Redirect(chosen.url, status_code=302)
 
 
-def build(services: Services) -> list[ControllerRouterHandler]:
+def build(services: ServicesDep) -> list[ControllerRouterHandler]:
     limiter = clients.RateLimiter(services.config.routing.play_rate_per_minute, 60.0)
     # Each app gets its own limiter, bound through a router rather than the class.
     play = Router(
