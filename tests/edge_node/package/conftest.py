@@ -7,12 +7,14 @@ lengths) with an avcC record, raw AAC frames with their AudioSpecificConfig.
 from __future__ import annotations
 
 import functools
+import re
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
 import av
+import m3u8
 import pytest
 
 from edge_node.media import EncodedSample, TrackInfo
@@ -150,3 +152,92 @@ def encode_clip(
 @pytest.fixture(scope="session")
 def make_clip() -> Callable[..., Clip]:
     return encode_clip
+
+
+# ------------------------------------------------------------ playlist rule checks
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What a checked media playlist said, for tests to compare across reloads."""
+
+    media_sequence: int
+    discontinuity_sequence: int
+    target: int
+    segments: tuple[str, ...]  # segment URIs
+    parts: tuple[str, ...]  # part URIs in order
+    hint: str | None
+    skipped: int
+
+
+def _attrs(line: str) -> dict[str, str]:
+    body = line.split(":", 1)[1]
+    out = {}
+    for item in re.findall(r'([A-Z0-9-]+)=("[^"]*"|[^,]*)', body):
+        out[item[0]] = item[1].strip('"')
+    return out
+
+
+def check_media_playlist(text: str, *, low_latency: bool = True) -> Checked:
+    """Parse with the m3u8 library and check the RFC 8216bis rules we promise."""
+    parsed = m3u8.loads(text)
+    lines = text.splitlines()
+    assert lines[0] == "#EXTM3U"
+    tags = {ln.split(":", 1)[0]: ln for ln in lines if ln.startswith("#")}
+    target = int(tags["#EXT-X-TARGETDURATION"].split(":")[1])
+    assert parsed.target_duration == target
+    for seg in parsed.segments:
+        if seg.uri is not None:
+            assert round(seg.duration) <= target, (seg.duration, target)
+    part_uris: list[str] = []
+    hint = None
+    skipped = 0
+    if low_latency:
+        control = _attrs(tags["#EXT-X-SERVER-CONTROL"])
+        part_target = float(_attrs(tags["#EXT-X-PART-INF"])["PART-TARGET"])
+        assert control["CAN-BLOCK-RELOAD"] == "YES"
+        assert float(control["PART-HOLD-BACK"]) >= 3 * part_target - 1e-9
+        assert float(control["HOLD-BACK"]) >= 3 * target
+        assert float(control["CAN-SKIP-UNTIL"]) >= 6 * target
+        if "#EXT-X-SKIP" in tags:
+            skipped = int(_attrs(tags["#EXT-X-SKIP"])["SKIPPED-SEGMENTS"])
+            assert parsed.version >= 9 and skipped > 0
+        for seg in parsed.segments:
+            for i, part in enumerate(seg.parts):
+                assert part.duration <= part_target + 1e-9, (part.duration, part_target)
+                part_uris.append(part.uri)
+                if i == 0:
+                    # Segments start with a keyframe, so their first part is independent.
+                    assert part.independent == "YES"
+            if seg.uri is not None and seg.parts:
+                assert abs(sum(p.duration for p in seg.parts) - seg.duration) < 1e-4 * (
+                    len(seg.parts) + 1
+                )
+                msn = int(seg.uri.split(".")[0])
+                assert [p.uri for p in seg.parts] == [
+                    f"{msn}.{i}.m4s" for i in range(len(seg.parts))
+                ]
+        if "#EXT-X-ENDLIST" not in tags:
+            hint_attrs = _attrs(tags["#EXT-X-PRELOAD-HINT"])
+            assert hint_attrs["TYPE"] == "PART"
+            hint = hint_attrs["URI"]
+            last_seg = parsed.segments[-1] if parsed.segments else None
+            if last_seg is not None and last_seg.parts:
+                msn, idx = (int(x) for x in last_seg.parts[-1].uri.split(".")[:2])
+                expected = f"{msn + 1}.0.m4s" if last_seg.uri else f"{msn}.{idx + 1}.m4s"
+                assert hint == expected, (hint, expected)
+    else:
+        assert "#EXT-X-PART" not in text
+    media_sequence = int(tags["#EXT-X-MEDIA-SEQUENCE"].split(":")[1])
+    uris = tuple(s.uri for s in parsed.segments if s.uri is not None)
+    expected_uris = [f"{media_sequence + skipped + i}.m4s" for i in range(len(uris))]
+    assert list(uris) == expected_uris, (uris, media_sequence)
+    if parsed.segments:
+        assert "#EXT-X-MAP" in tags
+    disc = int(tags["#EXT-X-DISCONTINUITY-SEQUENCE"].split(":")[1])
+    return Checked(media_sequence, disc, target, uris, tuple(part_uris), hint, skipped)
+
+
+@pytest.fixture(scope="session")
+def check_playlist() -> Callable[..., Checked]:
+    return check_media_playlist
