@@ -38,7 +38,8 @@ def test_happy_path_returns_everything_a_node_needs(
     client: Client, admin: dict[str, str], services: Services
 ) -> None:
     key = pki.generate_private_key()
-    response = client.post("/api/v1/fleet/enroll", json=enroll_body(token(client, admin), "n1", key))
+    body = enroll_body(token(client, admin), "n1", key)
+    response = client.post("/api/v1/fleet/enroll", json=body)
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["node_name"] == "n1" and body["status"] == "pending"
