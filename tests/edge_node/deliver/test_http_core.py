@@ -19,7 +19,7 @@ from edge_node.deliver.http import (
 def requests_from(data: bytes, limits: Limits | None = None) -> list[Request]:
     conn = H1Connection(limits)
     conn.receive_data(data)
-    out = []
+    out: list[Request] = []
     while True:
         event = conn.next_event()
         if not isinstance(event, Request):

@@ -1,0 +1,145 @@
+"""HTTP answers for media objects and playlists: caching headers, ETag, Range, CORS, gzip.
+
+Pure functions of the request and what is being served; the app picks the source.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+from collections.abc import Callable
+
+from edge_node.deliver.http import Request
+from edge_node.deliver.response import Body, FileBody, Headers, Response
+
+IMMUTABLE = b"public, max-age=31536000, immutable"
+PLAYLIST_MAX_AGE = b"public, max-age=1"
+NO_STORE = b"no-store"
+_GZIP_MIN = 512
+
+CORS: Headers = [
+    (b"access-control-allow-origin", b"*"),
+    (b"access-control-expose-headers", b"content-length, content-range, etag, age, date"),
+]
+_TYPES = {
+    "m3u8": b"application/vnd.apple.mpegurl",
+    "m4s": b"video/iso.segment",
+    "mp4": b"video/mp4",
+    "m4a": b"audio/mp4",
+    "m4v": b"video/mp4",
+    "ts": b"video/mp2t",
+    "aac": b"audio/aac",
+    "vtt": b"text/vtt",
+    "jpg": b"image/jpeg",
+    "json": b"application/json",
+}
+_RANGE = re.compile(rb"bytes=(\d*)-(\d*)")
+
+
+def content_type(name: str) -> bytes:
+    return _TYPES.get(name.rpartition(".")[2], b"application/octet-stream")
+
+
+def etag_of(size: int, mtime_ns: int) -> bytes:
+    return b'"%x-%x"' % (size, mtime_ns)
+
+
+def not_modified(request: Request, etag: bytes) -> bool:
+    value = request.header(b"if-none-match")
+    if value is None:
+        return False
+    if value.strip() == b"*":
+        return True
+    # Weak comparison, as RFC 9110 asks for If-None-Match.
+    return any(tag.strip().removeprefix(b"W/") == etag for tag in value.split(b","))
+
+
+def byte_range(request: Request, size: int) -> tuple[int, int] | bool | None:
+    """(first, last) for a satisfiable single range, None for none/ignored, False for 416."""
+    value = request.header(b"range")
+    if value is None:
+        return None
+    match = _RANGE.fullmatch(value.strip())
+    if match is None:
+        return None  # multiple or malformed ranges: answer the whole object
+    first_s, last_s = match.groups()
+    if not first_s:
+        if not last_s or int(last_s) == 0:
+            return False
+        return (max(size - int(last_s), 0), size - 1)
+    first = int(first_s)
+    last = min(int(last_s), size - 1) if last_s else size - 1
+    if first >= size or last < first:
+        return False
+    return (first, last)
+
+
+def preflight() -> Response:
+    return Response(
+        204,
+        [
+            *CORS,
+            (b"access-control-allow-methods", b"GET, HEAD, OPTIONS"),
+            (b"access-control-allow-headers", b"range, if-none-match"),
+            (b"access-control-max-age", b"86400"),
+        ],
+    )
+
+
+def error(status: int, reason: str = "") -> Response:
+    body = (reason or str(status)).encode() + b"\n"
+    headers = [*CORS, (b"content-type", b"text/plain"), (b"cache-control", NO_STORE)]
+    return Response(status, headers, body)
+
+
+def stored_object(
+    request: Request,
+    name: str,
+    *,
+    size: int,
+    etag: bytes,
+    fd: int | None = None,
+    data: bytes | None = None,
+    release: Callable[[], None] | None = None,
+    cache_control: bytes = IMMUTABLE,
+) -> Response:
+    """A complete object from a file descriptor or memory, with 304/206/416 handled."""
+    headers = [
+        *CORS,
+        (b"content-type", content_type(name)),
+        (b"cache-control", cache_control),
+        (b"etag", etag),
+        (b"accept-ranges", b"bytes"),
+    ]
+    if not_modified(request, etag):
+        return Response(304, headers, release=release)
+    span = byte_range(request, size)
+    if span is False:
+        headers.append((b"content-range", b"bytes */%d" % size))
+        return Response(416, headers, release=release)
+    first, last = span if isinstance(span, tuple) else (0, size - 1)
+    length = last - first + 1 if size else 0
+    body: Body
+    if data is not None:
+        body = data if (first, length) == (0, size) else data[first : first + length]
+    else:
+        assert fd is not None
+        body = FileBody(fd, first, length)
+    if isinstance(span, tuple):
+        headers.append((b"content-range", b"bytes %d-%d/%d" % (first, last, size)))
+        return Response(206, headers, body, release=release)
+    return Response(200, headers, body, release=release)
+
+
+def playlist(request: Request, body: bytes, *, cache_control: bytes = PLAYLIST_MAX_AGE) -> Response:
+    headers = [
+        *CORS,
+        (b"content-type", _TYPES["m3u8"]),
+        (b"cache-control", cache_control),
+        (b"vary", b"accept-encoding"),
+    ]
+    accept = request.header(b"accept-encoding")
+    if accept is not None and b"gzip" in accept and len(body) >= _GZIP_MIN:
+        headers.append((b"content-encoding", b"gzip"))
+        body = gzip.compress(body, compresslevel=5, mtime=0)
+    return Response(200, headers, body)
