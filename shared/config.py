@@ -130,6 +130,8 @@ class TranscodeSection(Section):
     audio_bitrate: int = 128_000
     segment_duration: float = 2.0
     part_duration: float = 0.333
+    # Seconds behind real time before a worker sheds its most expensive rendition.
+    shed_lag_seconds: float = 3.0
     ladder: list[RenditionEntry] = msgspec.field(default_factory=_default_ladder)
 
 
