@@ -1,0 +1,246 @@
+"""RTMP chunk streams: reassembling messages from chunks and cutting messages into chunks.
+
+A message travels on a chunk stream (csid) as one or more chunks. Each chunk's header
+compresses against the previous one on the same csid (fmt 0 says everything, fmt 3 says
+nothing), so the reader keeps per-csid state. That state is what a hostile peer would
+inflate, so its size is bounded: by the number of chunk streams and by the bytes of
+unfinished messages across all of them.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from ._errors import RtmpProtocolError
+
+DEFAULT_CHUNK_SIZE = 128
+MAX_CHUNK_SIZE = 0x7FFFFFFF
+EXTENDED_TIMESTAMP = 0xFFFFFF
+TIMESTAMP_MOD = 1 << 32
+
+_U32 = struct.Struct(">I")
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One reassembled RTMP message; `timestamp` is the raw 32-bit wire value."""
+
+    csid: int
+    type_id: int
+    stream_id: int
+    timestamp: int
+    payload: bytes
+
+
+class _ChunkStream:
+    """What the previous header on one csid said, plus the message being reassembled."""
+
+    __slots__ = ("delta", "extended", "length", "partial", "stream_id", "timestamp", "type_id")
+
+    def __init__(self) -> None:
+        self.timestamp = 0
+        self.delta = 0
+        self.length = 0
+        self.type_id = 0
+        self.stream_id = 0
+        self.extended = False
+        self.partial: bytearray | None = None
+
+
+class ChunkReader:
+    """Bytes in, whole messages out. Raises `RtmpProtocolError` on malformed input."""
+
+    def __init__(self, *, max_message_size: int, max_chunk_streams: int) -> None:
+        self._max_message_size = max_message_size
+        self._max_chunk_streams = max_chunk_streams
+        self._chunk_size = DEFAULT_CHUNK_SIZE
+        self._streams: dict[int, _ChunkStream] = {}
+        self._buffer = bytearray()
+        self._pos = 0
+        # Declared sizes of the unfinished messages on all chunk streams together: the
+        # most their reassembly buffers can grow to.
+        self._reserved = 0
+
+    @property
+    def chunk_size(self) -> int:
+        return self._chunk_size
+
+    def set_chunk_size(self, size: int) -> None:
+        if not 1 <= size <= MAX_CHUNK_SIZE:
+            raise RtmpProtocolError(f"invalid chunk size {size}")
+        self._chunk_size = size
+
+    def abort(self, csid: int) -> None:
+        """Drop the unfinished message on `csid` (the Abort control message)."""
+        stream = self._streams.get(csid)
+        if stream is not None and stream.partial is not None:
+            self._reserved -= stream.length
+            stream.partial = None
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held or reserved: unparsed input plus unfinished messages at full size."""
+        return len(self._buffer) - self._pos + self._reserved
+
+    def feed(self, data: bytes) -> None:
+        if self._pos:
+            del self._buffer[: self._pos]
+            self._pos = 0
+        self._buffer += data
+
+    def next_message(self) -> Message | None:
+        """The next complete message, or None when more bytes are needed."""
+        while True:
+            parsed = self._read_chunk()
+            if parsed is None:
+                return None
+            if isinstance(parsed, Message):
+                return parsed
+
+    def _read_chunk(self) -> Message | bool | None:
+        """Consume one chunk: a Message if it completed one, True if not, None if short."""
+        buf = self._buffer
+        pos = self._pos
+        end = len(buf)
+        if pos >= end:
+            return None
+        first = buf[pos]
+        fmt = first >> 6
+        csid = first & 0x3F
+        pos += 1
+        if csid == 0:
+            if pos + 1 > end:
+                return None
+            csid = 64 + buf[pos]
+            pos += 1
+        elif csid == 1:
+            if pos + 2 > end:
+                return None
+            csid = 64 + buf[pos] + (buf[pos + 1] << 8)
+            pos += 2
+        stream = self._streams.get(csid)
+        if stream is None:
+            if fmt != 0:
+                raise RtmpProtocolError(f"chunk stream {csid} starts without a full header")
+            if len(self._streams) >= self._max_chunk_streams:
+                raise RtmpProtocolError(f"more than {self._max_chunk_streams} chunk streams opened")
+            stream = _ChunkStream()
+            self._streams[csid] = stream
+        header = self._read_header(stream, fmt, pos, end)
+        if header is None:
+            return None
+        pos, starts_message, timestamp, delta, length, type_id, stream_id, extended = header
+        if starts_message and length > self._max_message_size:
+            raise RtmpProtocolError(
+                f"message of {length} bytes exceeds the limit of {self._max_message_size}"
+            )
+        have = 0 if starts_message or stream.partial is None else len(stream.partial)
+        take = min(self._chunk_size, length - have)
+        if pos + take > end:
+            return None
+        if starts_message and stream.partial is not None:
+            # A new header mid-message: the old message was silently abandoned by the peer.
+            self._reserved -= stream.length
+            stream.partial = None
+        if starts_message and take < length and self._reserved + length > self._max_message_size:
+            raise RtmpProtocolError("too many bytes held in unfinished messages")
+        stream.timestamp, stream.delta, stream.extended = timestamp, delta, extended
+        stream.length, stream.type_id, stream.stream_id = length, type_id, stream_id
+        body = bytes(buf[pos : pos + take])
+        self._pos = pos + take
+        if have + take == length:
+            if stream.partial is not None:
+                self._reserved -= length
+                body = bytes(stream.partial) + body
+                stream.partial = None
+            return Message(csid, type_id, stream_id, timestamp, body)
+        if stream.partial is None:
+            stream.partial = bytearray(body)
+            self._reserved += length
+        else:
+            stream.partial += body
+        return True
+
+    def _read_header(
+        self, stream: _ChunkStream, fmt: int, pos: int, end: int
+    ) -> tuple[int, bool, int, int, int, int, int, bool] | None:
+        """Decode the message header after the basic header; None if more bytes are needed.
+
+        Returns (position after header, starts a new message, timestamp, delta, length,
+        type id, message stream id, extended timestamp in use).
+        """
+        buf = self._buffer
+        if fmt == 3:
+            starts = stream.partial is None
+            extended = stream.extended
+            timestamp = stream.timestamp
+            if extended:
+                if pos + 4 > end:
+                    return None
+                ext = _U32.unpack_from(buf, pos)[0]
+                # Writers disagree on repeating the extended field in continuation
+                # chunks; a continuation only carries it when it matches.
+                if starts or ext == stream.delta:
+                    pos += 4
+            if starts:
+                timestamp = (stream.timestamp + stream.delta) % TIMESTAMP_MOD
+            return (
+                pos,
+                starts,
+                timestamp,
+                stream.delta,
+                stream.length,
+                stream.type_id,
+                stream.stream_id,
+                extended,
+            )
+        size = (11, 7, 3)[fmt]
+        if pos + size > end:
+            return None
+        field = (buf[pos] << 16) | (buf[pos + 1] << 8) | buf[pos + 2]
+        length, type_id, stream_id = stream.length, stream.type_id, stream.stream_id
+        if fmt <= 1:
+            length = (buf[pos + 3] << 16) | (buf[pos + 4] << 8) | buf[pos + 5]
+            type_id = buf[pos + 6]
+        if fmt == 0:
+            stream_id = int.from_bytes(buf[pos + 7 : pos + 11], "little")
+        pos += size
+        extended = field == EXTENDED_TIMESTAMP
+        if extended:
+            if pos + 4 > end:
+                return None
+            field = _U32.unpack_from(buf, pos)[0]
+            pos += 4
+        if stream.partial is not None and fmt != 0:
+            raise RtmpProtocolError("a compressed chunk header interrupts an unfinished message")
+        timestamp = field if fmt == 0 else (stream.timestamp + field) % TIMESTAMP_MOD
+        return pos, True, timestamp, field, length, type_id, stream_id, extended
+
+
+class ChunkWriter:
+    """Cuts outgoing messages into chunks of our announced size."""
+
+    def __init__(self) -> None:
+        self.chunk_size = DEFAULT_CHUNK_SIZE
+
+    def write(
+        self, csid: int, type_id: int, stream_id: int, timestamp: int, payload: bytes
+    ) -> bytes:
+        if not 2 <= csid <= 63:
+            raise ValueError("the server only writes on chunk streams 2..63")
+        timestamp %= TIMESTAMP_MOD
+        extended = timestamp >= EXTENDED_TIMESTAMP
+        field = EXTENDED_TIMESTAMP if extended else timestamp
+        ext = _U32.pack(timestamp) if extended else b""
+        out = bytearray()
+        out.append(csid)
+        out += field.to_bytes(3, "big") + len(payload).to_bytes(3, "big") + bytes((type_id,))
+        out += stream_id.to_bytes(4, "little") + ext
+        size = self.chunk_size
+        out += payload[:size]
+        for offset in range(size, len(payload), size):
+            out.append(0xC0 | csid)
+            out += ext
+            out += payload[offset : offset + size]
+        return bytes(out)

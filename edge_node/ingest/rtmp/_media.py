@@ -1,0 +1,254 @@
+"""FLV-style audio and video message bodies, and the codec headers inside them.
+
+RTMP carries the body of an FLV tag in each audio (8) and video (9) message. We accept
+H.264 and AAC; everything else, including Enhanced RTMP's FourCC codecs (HEVC, AV1,
+VP9, Opus...), is recognised and refused with `UnsupportedMedia` so the connection can
+tell the encoder why instead of passing garbage downstream.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ._errors import RtmpProtocolError
+
+
+class UnsupportedMedia(Exception):
+    """Well-formed media in a codec this ingest does not take; a refusal, not an error."""
+
+
+@dataclass(frozen=True, slots=True)
+class VideoBody:
+    config: bool  # an AVC sequence header rather than a frame
+    keyframe: bool
+    composition_offset: int  # pts - dts in ms
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class AudioBody:
+    config: bool  # an AAC sequence header (AudioSpecificConfig) rather than a frame
+    data: bytes
+
+
+_VIDEO_CODECS = {2: "sorenson-h263", 3: "screen", 4: "vp6", 5: "vp6a", 6: "screen2", 12: "hevc"}
+_AUDIO_CODECS = {
+    0: "pcm",
+    1: "adpcm",
+    2: "mp3",
+    3: "pcm-le",
+    4: "nellymoser-16k",
+    5: "nellymoser-8k",
+    6: "nellymoser",
+    7: "g711a",
+    8: "g711u",
+    11: "speex",
+    13: "opus",
+    14: "mp3-8k",
+}
+_FOURCC_NAMES = {b"hvc1": "hevc", b"av01": "av1", b"vp09": "vp9", b"avc1": "h264"}
+_VIDEO_INFO_FRAME = 5
+_ENHANCED_METADATA = 4
+_AAC = 10
+_EX_AUDIO_HEADER = 9
+
+
+def parse_video(body: bytes) -> VideoBody | None:
+    """Decode a video message; None for messages that carry no frame (info, end of seq)."""
+    if not body:
+        raise RtmpProtocolError("empty video message")
+    head = body[0]
+    if head & 0x80:
+        return _parse_enhanced_video(body)
+    frame_type, codec_id = head >> 4, head & 0x0F
+    if frame_type == _VIDEO_INFO_FRAME:
+        return None
+    if codec_id != 7:
+        name = _VIDEO_CODECS.get(codec_id, f"codec id {codec_id}")
+        raise UnsupportedMedia(f"video codec {name} is not supported; send H.264")
+    if len(body) < 5:
+        raise RtmpProtocolError("AVC video message shorter than its header")
+    packet_type = body[1]
+    offset = int.from_bytes(body[2:5], "big", signed=True)
+    if packet_type == 0:
+        if len(body) < 5 + 7 or body[5] != 1:
+            raise RtmpProtocolError("malformed AVCDecoderConfigurationRecord")
+        return VideoBody(True, True, 0, body[5:])
+    if packet_type == 1:
+        return VideoBody(False, frame_type == 1, offset, body[5:])
+    if packet_type == 2:
+        return None
+    raise RtmpProtocolError(f"unknown AVC packet type {packet_type}")
+
+
+def _parse_enhanced_video(body: bytes) -> VideoBody | None:
+    if len(body) < 5:
+        raise RtmpProtocolError("Enhanced RTMP video message shorter than its header")
+    frame_type, packet_type = (body[0] >> 4) & 0x07, body[0] & 0x0F
+    if frame_type == _VIDEO_INFO_FRAME or packet_type == _ENHANCED_METADATA:
+        return None
+    fourcc = bytes(body[1:5])
+    name = _FOURCC_NAMES.get(fourcc, fourcc.decode("latin-1"))
+    raise UnsupportedMedia(f"Enhanced RTMP video codec {name!r} is not supported; send H.264")
+
+
+def parse_audio(body: bytes) -> AudioBody:
+    if not body:
+        raise RtmpProtocolError("empty audio message")
+    sound_format = body[0] >> 4
+    if sound_format == _EX_AUDIO_HEADER:
+        fourcc = bytes(body[1:5]).decode("latin-1")
+        raise UnsupportedMedia(f"Enhanced RTMP audio codec {fourcc!r} is not supported; send AAC")
+    if sound_format != _AAC:
+        name = _AUDIO_CODECS.get(sound_format, f"sound format {sound_format}")
+        raise UnsupportedMedia(f"audio codec {name} is not supported; send AAC")
+    if len(body) < 2:
+        raise RtmpProtocolError("AAC audio message shorter than its header")
+    if body[1] == 0:
+        if len(body) < 4:
+            raise RtmpProtocolError("AAC sequence header shorter than an AudioSpecificConfig")
+        return AudioBody(True, body[2:])
+    if body[1] == 1:
+        return AudioBody(False, body[2:])
+    raise RtmpProtocolError(f"unknown AAC packet type {body[1]}")
+
+
+_AAC_RATES = (
+    96000,
+    88200,
+    64000,
+    48000,
+    44100,
+    32000,
+    24000,
+    22050,
+    16000,
+    12000,
+    11025,
+    8000,
+    7350,
+)
+
+
+class _Bits:
+    """MSB-first bit reader; running off the end raises ValueError."""
+
+    __slots__ = ("data", "pos")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+
+    def u(self, n: int) -> int:
+        value = 0
+        for _ in range(n):
+            byte = self.pos >> 3
+            if byte >= len(self.data):
+                raise ValueError("bitstream ends early")
+            value = (value << 1) | ((self.data[byte] >> (7 - (self.pos & 7))) & 1)
+            self.pos += 1
+        return value
+
+    def ue(self) -> int:
+        zeros = 0
+        while self.u(1) == 0:
+            zeros += 1
+            if zeros > 31:
+                raise ValueError("Exp-Golomb code too long")
+        return (1 << zeros) - 1 + self.u(zeros)
+
+    def se(self) -> int:
+        code = self.ue()
+        return (code + 1) // 2 if code & 1 else -(code // 2)
+
+
+def audio_specific_config_info(asc: bytes) -> tuple[int, int]:
+    """(sample rate, channels) from an AudioSpecificConfig; zeros when unreadable."""
+    try:
+        bits = _Bits(asc)
+        if bits.u(5) == 31:
+            bits.u(6)
+        index = bits.u(4)
+        rate = bits.u(24) if index == 15 else (_AAC_RATES[index] if index < 13 else 0)
+        return rate, bits.u(4)
+    except ValueError:
+        return 0, 0
+
+
+def avc_dimensions(record: bytes) -> tuple[int, int]:
+    """(width, height) from the first SPS of an AVCDecoderConfigurationRecord; zeros when
+    it cannot be read (the decoder downstream will find out)."""
+    try:
+        if len(record) < 8 or record[5] & 0x1F == 0:
+            return 0, 0
+        length = int.from_bytes(record[6:8], "big")
+        sps = record[8 : 8 + length]
+        return _sps_dimensions(_unescape(sps[1:]))
+    except (ValueError, IndexError):
+        return 0, 0
+
+
+def _unescape(nal: bytes) -> bytes:
+    # Emulation prevention: 00 00 03 in the NAL stands for 00 00 in the RBSP.
+    return nal.replace(b"\x00\x00\x03", b"\x00\x00")
+
+
+_HIGH_PROFILES = {100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135}
+
+
+def _sps_dimensions(rbsp: bytes) -> tuple[int, int]:
+    bits = _Bits(rbsp)
+    profile = bits.u(8)
+    bits.u(16)  # constraint flags and level
+    bits.ue()  # seq_parameter_set_id
+    chroma_format = 1
+    if profile in _HIGH_PROFILES:
+        chroma_format = bits.ue()
+        if chroma_format == 3:
+            bits.u(1)
+        bits.ue()
+        bits.ue()
+        bits.u(1)
+        if bits.u(1):
+            _skip_scaling_lists(bits, 12 if chroma_format == 3 else 8)
+    bits.ue()  # log2_max_frame_num_minus4
+    poc_type = bits.ue()
+    if poc_type == 0:
+        bits.ue()
+    elif poc_type == 1:
+        bits.u(1)
+        bits.se()
+        bits.se()
+        cycle = bits.ue()
+        if cycle > 255:
+            raise ValueError("num_ref_frames_in_pic_order_cnt_cycle out of range")
+        for _ in range(cycle):
+            bits.se()
+    bits.ue()  # max_num_ref_frames
+    bits.u(1)
+    width_mbs = bits.ue() + 1
+    height_units = bits.ue() + 1
+    frame_mbs_only = bits.u(1)
+    if not frame_mbs_only:
+        bits.u(1)
+    bits.u(1)
+    crop = (bits.ue(), bits.ue(), bits.ue(), bits.ue()) if bits.u(1) else (0, 0, 0, 0)
+    unit_x = 1 if chroma_format in (0, 3) else 2
+    unit_y = (2 - frame_mbs_only) * (2 if chroma_format == 1 else 1)
+    width = width_mbs * 16 - unit_x * (crop[0] + crop[1])
+    height = (2 - frame_mbs_only) * height_units * 16 - unit_y * (crop[2] + crop[3])
+    if width <= 0 or height <= 0:
+        raise ValueError("cropping larger than the picture")
+    return width, height
+
+
+def _skip_scaling_lists(bits: _Bits, count: int) -> None:
+    for index in range(count):
+        if not bits.u(1):
+            continue
+        size = 16 if index < 6 else 64
+        last = next_scale = 8
+        for _ in range(size):
+            if next_scale:
+                next_scale = (last + bits.se() + 256) % 256
+            last = next_scale or last

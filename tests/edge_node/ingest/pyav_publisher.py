@@ -1,0 +1,74 @@
+"""Publish a short synthetic H.264 + AAC stream over RTMP with PyAV.
+
+Run as a child process (`python pyav_publisher.py URL FRAMES`): PyAV holds the GIL while
+it connects, which would freeze a trio server in the same process. Prints the number of
+video frames sent on its last line.
+"""
+
+from __future__ import annotations
+
+import array
+import math
+import sys
+
+import av
+
+WIDTH, HEIGHT, FPS = 320, 240, 25
+SAMPLE_RATE, AUDIO_FRAME = 44_100, 1024
+
+
+def _video_frame(index: int) -> av.VideoFrame:
+    frame = av.VideoFrame(WIDTH, HEIGHT, "yuv420p")
+    # A moving luma ramp, so the encoder produces real P-frames and not just skips.
+    luma = bytes((x + index * 4) % 256 for x in range(WIDTH)) * HEIGHT
+    frame.planes[0].update(luma)
+    frame.planes[1].update(bytes([128]) * (WIDTH * HEIGHT // 4))
+    frame.planes[2].update(bytes([128]) * (WIDTH * HEIGHT // 4))
+    frame.pts = index
+    return frame
+
+
+def _audio_frame(index: int) -> av.AudioFrame:
+    frame = av.AudioFrame(format="fltp", layout="stereo", samples=AUDIO_FRAME)
+    start = index * AUDIO_FRAME
+    tone = array.array(
+        "f", (0.2 * math.sin(2 * math.pi * 440 * (start + i) / SAMPLE_RATE) for i in range(1024))
+    )
+    for plane in frame.planes:
+        plane.update(tone.tobytes())
+    frame.sample_rate = SAMPLE_RATE
+    frame.pts = start
+    return frame
+
+
+def publish(url: str, frames: int) -> int:
+    container = av.open(url, mode="w", format="flv")
+    try:
+        video = container.add_stream("libx264", rate=FPS)
+        video.width, video.height, video.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        video.options = {"preset": "ultrafast", "g": str(FPS * 2), "bf": "0"}
+        audio = container.add_stream("aac", rate=SAMPLE_RATE)
+        audio.layout = "stereo"
+        sent = 0
+        audio_index = 0
+        for index in range(frames):
+            for packet in video.encode(_video_frame(index)):
+                container.mux(packet)
+                sent += 1
+            # Keep audio roughly in step with video so the muxer interleaves them.
+            while audio_index * AUDIO_FRAME / SAMPLE_RATE <= (index + 1) / FPS:
+                for packet in audio.encode(_audio_frame(audio_index)):
+                    container.mux(packet)
+                audio_index += 1
+        for packet in video.encode(None):
+            container.mux(packet)
+            sent += 1
+        for packet in audio.encode(None):
+            container.mux(packet)
+    finally:
+        container.close()
+    return sent
+
+
+if __name__ == "__main__":
+    print(publish(sys.argv[1], int(sys.argv[2])))
