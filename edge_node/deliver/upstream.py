@@ -84,8 +84,10 @@ class Upstream:
         signer: NodeSigner | None = None,
         observe: Observer | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        retry_after: float = RETRY_AFTER,
     ) -> None:
         self.table = table
+        self._retry_after = retry_after
         self._cache = cache
         self._signer = signer
         self._observe = observe or (lambda base, result, seconds: None)
@@ -149,7 +151,7 @@ class Upstream:
                 try:
                     await self._pull(fill, base, path, cache_key, writer)
                 except _Retry:
-                    self._down_until[base] = trio.current_time() + RETRY_AFTER
+                    self._down_until[base] = trio.current_time() + self._retry_after
                     continue
                 self._down_until.pop(base, None)
                 for w in writer:

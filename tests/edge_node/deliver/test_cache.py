@@ -1,0 +1,139 @@
+"""The segment cache: budget, LRU, pins, restart rebuild, full disks."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+from edge_node.deliver.cache import SegmentCache
+
+
+def put(cache: SegmentCache, key: str, data: bytes) -> bool:
+    fill = cache.begin_fill(key)
+    for i in range(0, len(data), 1000):
+        if not fill.write(data[i : i + 1000]):
+            return False
+    fill.commit()
+    return True
+
+
+def read(cache: SegmentCache, key: str) -> bytes | None:
+    hit = cache.open(key)
+    if hit is None:
+        return None
+    try:
+        if hit.data is not None:
+            return hit.data
+        assert hit.fd is not None
+        return os.pread(hit.fd, hit.size, 0)
+    finally:
+        hit.release()
+
+
+def test_fill_then_hit(tmp_path: Path) -> None:
+    cache = SegmentCache(tmp_path, 10_000)
+    assert read(cache, "live/s/r/1.m4s") is None
+    assert put(cache, "live/s/r/1.m4s", b"x" * 2500)
+    assert read(cache, "live/s/r/1.m4s") == b"x" * 2500
+    stats = cache.stats()
+    assert (stats.hits, stats.misses, stats.bytes, stats.entries) == (1, 1, 2500, 1)
+
+
+def test_lru_eviction_within_budget(tmp_path: Path) -> None:
+    cache = SegmentCache(tmp_path, 3000)
+    for i in range(3):
+        put(cache, f"live/s/r/{i}.m4s", bytes([i]) * 1000)
+    assert read(cache, "live/s/r/0.m4s") is not None  # 0 is now the most recent
+    put(cache, "live/s/r/3.m4s", b"3" * 1000)
+    assert read(cache, "live/s/r/1.m4s") is None
+    assert read(cache, "live/s/r/0.m4s") is not None
+    assert cache.stats().bytes <= 3000
+    assert cache.stats().evictions == 1
+    assert not (tmp_path / "objects/live/s/r/1.m4s").exists()
+
+
+def test_pinned_objects_are_not_evicted(tmp_path: Path) -> None:
+    cache = SegmentCache(tmp_path, 2000)
+    put(cache, "a", b"a" * 1000)
+    put(cache, "b", b"b" * 1000)
+    pinned_a = cache.open("a")
+    pinned_b = cache.open("b")
+    assert pinned_a is not None and pinned_b is not None
+    # Everything is pinned: the new object cannot be cached, and nothing is lost.
+    assert not put(cache, "c", b"c" * 1000)
+    assert read(cache, "a") == b"a" * 1000
+    assert not list((tmp_path / "tmp").iterdir())
+    pinned_a.release()
+    assert put(cache, "c", b"c" * 1000)
+    assert read(cache, "a") is None
+    assert read(cache, "b") == b"b" * 1000
+    pinned_b.release()
+
+
+def test_object_larger_than_budget_is_not_cached(tmp_path: Path) -> None:
+    cache = SegmentCache(tmp_path, 500)
+    assert not put(cache, "big", b"x" * 1000)
+    assert cache.stats().bytes == 0
+
+
+def test_restart_rebuilds_index_and_removes_partials(tmp_path: Path) -> None:
+    cache = SegmentCache(tmp_path, 10_000)
+    put(cache, "live/s/r/1.m4s", b"1" * 1000)
+    put(cache, "live/s/r/2.m4s", b"2" * 1000)
+    crashed = cache.begin_fill("live/s/r/3.m4s")
+    crashed.write(b"half")  # the process dies here: no commit, no abort
+    reopened = SegmentCache(tmp_path, 10_000)
+    assert read(reopened, "live/s/r/2.m4s") == b"2" * 1000
+    assert read(reopened, "live/s/r/3.m4s") is None
+    assert reopened.stats().bytes == 2000
+    assert not list((tmp_path / "tmp").iterdir())
+    # A smaller budget after restart trims the oldest.
+    smaller = SegmentCache(tmp_path, 1000)
+    assert smaller.stats().entries == 1
+
+
+def test_full_disk_evicts_and_retries(tmp_path: Path) -> None:
+    failures = [1]
+
+    def writer(fd: int, data: memoryview) -> int:
+        if failures[0]:
+            failures[0] -= 1
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return os.write(fd, data)
+
+    cache = SegmentCache(tmp_path, 100_000, writer=writer)
+    failures[0] = 0
+    put(cache, "old", b"o" * 5000)
+    failures[0] = 1
+    assert put(cache, "new", b"n" * 3000)
+    assert read(cache, "new") == b"n" * 3000
+    assert read(cache, "old") is None  # evicted to make room on the disk
+    assert cache.stats().evictions == 1
+
+
+def test_disk_that_stays_full_gives_up_cleanly(tmp_path: Path) -> None:
+    def writer(fd: int, data: memoryview) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    cache = SegmentCache(tmp_path, 100_000, writer=writer)
+    assert not put(cache, "x", b"x" * 3000)
+    assert read(cache, "x") is None
+    assert cache.stats().bytes == 0
+    assert not list((tmp_path / "tmp").iterdir())
+
+
+def test_small_hits_are_kept_in_memory(tmp_path: Path) -> None:
+    cache = SegmentCache(tmp_path, 100_000, memory_max_bytes=5000, memory_object_max=2000)
+    put(cache, "small", b"s" * 1500)
+    put(cache, "large", b"l" * 3000)
+    first = cache.open("small")
+    assert first is not None and first.fd is not None
+    first.release()
+    second = cache.open("small")
+    assert second is not None and second.data == b"s" * 1500 and second.fd is None
+    second.release()
+    large = cache.open("large")
+    assert large is not None and large.data is None
+    large.release()
+    assert cache.stats().memory_bytes == 1500
