@@ -128,10 +128,18 @@ def enroll_body(token: str, name: str, key: Any = None, **overrides: Any) -> dic
     return body
 
 
-def enroll(http: httpx.Client, admin: dict[str, str], name: str, **token_args: Any) -> EnrolledNode:
+def enroll(
+    http: httpx.Client,
+    admin: dict[str, str],
+    name: str,
+    *,
+    node_name: str | None = None,
+    **overrides: Any,
+) -> EnrolledNode:
+    """Enroll through the real endpoint; `overrides` change the enrollment body."""
     key = pki.generate_private_key()
-    token = enrollment_token(http, admin, **token_args)
-    response = http.post("/api/v1/fleet/enroll", json=enroll_body(token, name, key))
+    token = enrollment_token(http, admin, node_name=node_name)
+    response = http.post("/api/v1/fleet/enroll", json=enroll_body(token, name, key, **overrides))
     assert response.status_code == 201, response.text
     body = response.json()
     return EnrolledNode(

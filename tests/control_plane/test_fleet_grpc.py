@@ -151,9 +151,7 @@ def legit_call_works(cp: Running, node: EnrolledNode) -> None:
         assert decision.outcome == fleet_pb2.PublishDecision.BAD_NAME
 
 
-def test_tls_refuses_strangers_and_the_server_keeps_serving(
-    cp: Running, tmp_path: Path
-) -> None:
+def test_tls_refuses_strangers_and_the_server_keeps_serving(cp: Running, tmp_path: Path) -> None:
     node = enroll(cp.http, cp.admin, "n1")
     request = fleet_pb2.PublishRequest(stream_key="x")
     target = [("grpc.ssl_target_name_override", pki.CONTROL_PLANE_TLS_NAME)]
