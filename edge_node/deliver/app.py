@@ -63,6 +63,8 @@ class DeliveryApp:
             cache_bytes=lambda: cache.stats().bytes if cache is not None else 0,
             sessions=sessions.active_sessions,
         )
+        if sources.upstream is not None and sources.upstream.observe is None:
+            sources.upstream.observe = self.metrics.upstream
 
     async def handle(self, request: Request, client: str) -> Response:
         try:

@@ -90,7 +90,8 @@ class Upstream:
         self._retry_after = retry_after
         self._cache = cache
         self._signer = signer
-        self._observe = observe or (lambda base, result, seconds: None)
+        # Replaced by the app with its metrics hook when none is given.
+        self.observe: Observer | None = observe
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
         self._nursery: trio.Nursery | None = None
@@ -188,7 +189,7 @@ class Upstream:
         try:
             async with self._client.stream("GET", base + path, headers=headers) as response:
                 status = response.status_code
-                self._observe(base, str(status), trio.current_time() - started)
+                self._observed(base, str(status), started)
                 if status >= 500 or (fill.headed and status != fill.status):
                     raise _Retry
                 if not fill.headed:
@@ -209,9 +210,13 @@ class Upstream:
                     for w in writer:
                         w.write(chunk)
         except (httpx.TransportError, httpx.TimeoutException) as exc:
-            self._observe(base, type(exc).__name__, trio.current_time() - started)
+            self._observed(base, type(exc).__name__, started)
             log.info("upstream %s failed for %s: %r", base, path, exc)
             raise _Retry from exc
+
+    def _observed(self, base: str, result: str, started: float) -> None:
+        if self.observe is not None:
+            self.observe(base, result, trio.current_time() - started)
 
     def _prune(self) -> None:
         if len(self._recent) < 4096:
