@@ -36,13 +36,13 @@ def _message(event: Event) -> ServerSentEventMessage:
 
 
 async def _event_stream(services: ServicesDep) -> AsyncIterator[ServerSentEventMessage]:
-    yield ServerSentEventMessage(comment="glasscast events")
+    yield ServerSentEventMessage(data=None, comment="glasscast events")
     async with services.events.subscribe() as queue:
         while True:
             try:
                 event = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
             except TimeoutError:
-                yield ServerSentEventMessage(comment="keep-alive")
+                yield ServerSentEventMessage(data=None, comment="keep-alive")
                 continue
             if event is None:
                 return  # fell too far behind; the client reconnects

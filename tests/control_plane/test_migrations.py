@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from control_plane.store import database
+
+
+def test_empty_database_migrates_to_latest(tmp_path: Path) -> None:
+    db = database.connect(tmp_path / "cp.db")
+    assert database.schema_version(db) == database.LATEST_VERSION == 2
+    assert {"nodes", "enrollment_tokens", "channels", "streams"} <= set(db.table_names())
+    assert "connection_id" in db["streams"].columns_dict
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    db.close()
+
+
+def test_version_1_with_data_migrates_to_2_keeping_rows(tmp_path: Path) -> None:
+    path = tmp_path / "cp.db"
+    db = database.connect(path, migrate_to_latest=False)
+    assert database.migrate(db, target=1) == 1
+    db.table("channels").insert(
+        {"name": "demo", "stream_key_hash": "h", "created_at": 1.0, "title": "T"}
+    )
+    db.table("streams").insert(
+        {"id": "st_1", "channel": "demo", "status": "live", "started_at": 2.0}
+    )
+    db.table("nodes").insert({"name": "n1", "status": "healthy", "enrolled_at": 3.0})
+    db.conn.commit()
+    db.close()
+
+    db = database.connect(path)
+    assert database.schema_version(db) == 2
+    stream = db["streams"].get("st_1")
+    assert stream["status"] == "live" and stream["connection_id"] is None
+    assert stream["peak_viewers"] == 0
+    assert db["nodes"].get("n1")["revoked_at"] is None
+    assert db["channels"].get("demo")["title"] == "T"
+    assert database.migrate(db) == 2  # idempotent
+    db.close()
