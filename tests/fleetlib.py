@@ -95,3 +95,86 @@ def leftover_processes(marker: str) -> list[str]:
         if marker in cmdline and state != "Z":
             found.append(cmdline)
     return found
+
+
+@dataclass
+class ControlPlaneProcess:
+    """A real control plane in a child process, on free loopback ports."""
+
+    state_dir: Path
+    config_path: Path
+    http_port: int
+    grpc_port: int
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def grpc_address(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
+
+    @property
+    def admin_token(self) -> str:
+        return (self.state_dir / "admin-token").read_text().strip()
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.url,
+            headers={"Authorization": f"Bearer {self.admin_token}"},
+            timeout=10.0,
+        )
+
+    def start(self, timeout: float = 30.0) -> None:
+        log = (self.state_dir.parent / "control-plane.log").open("ab")
+        argv = [sys.executable, "-m", "shared.cli", "control-plane"]
+        self.process = subprocess.Popen(
+            [*argv, "--config", str(self.config_path)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"control plane exited {self.process.returncode}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("control plane did not start")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def enrollment_token(self, node_name: str | None = None) -> str:
+        with self.client() as api:
+            answer = api.post("/api/v1/enrollment-tokens", json={"node_name": node_name})
+            answer.raise_for_status()
+            return str(answer.json()["token"])
+
+
+def control_plane_process(tmp: Path, **sections: dict[str, Any]) -> ControlPlaneProcess:
+    """Write a config for a control plane under `tmp` (not started yet)."""
+    from shared.config import ControlPlaneConfig, dump_toml
+    from shared.localfleet.topology import free_port
+
+    config = ControlPlaneConfig()
+    config.http.port, config.grpc.port = free_port(), free_port()
+    config.paths.state_dir = str(tmp / "cp-state")
+    for section, values in sections.items():
+        for key, value in values.items():
+            setattr(getattr(config, section), key, value)
+    path = tmp / "control-plane.toml"
+    path.write_text(dump_toml(config))
+    return ControlPlaneProcess(tmp / "cp-state", path, config.http.port, config.grpc.port)
