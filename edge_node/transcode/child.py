@@ -1,0 +1,125 @@
+"""The transcode worker process: `python -m edge_node.transcode.child --encoder NAME`.
+
+Reads framed source events on stdin, runs one `Pipeline`, writes framed encoded
+events (and a `PipelineStats` about once a second) on stdout. The transcode settings
+arrive as JSON in the `GLASSCAST_WORKER_SETTINGS` environment variable. stdout is
+the protocol, so it is moved away from fd 1 first and anything printing (FFmpeg
+logs, a stray print) lands on stderr instead.
+
+It exits when stdin reaches end of file, after draining the pipeline. SIGINT is
+ignored: the node owns this process and stops it by closing stdin or by signal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import queue
+import select
+import signal
+import sys
+import threading
+import time
+
+import msgspec
+
+from edge_node.media import (
+    EncodedEvent,
+    SourceConfig,
+    SourceDiscontinuity,
+    SourceEnd,
+    SourceEvent,
+    SourcePacket,
+)
+from edge_node.transcode import framing
+from edge_node.transcode.pipeline import Pipeline, PipelineStats
+from shared.config import TranscodeSection
+
+SETTINGS_ENV = "GLASSCAST_WORKER_SETTINGS"
+STATS_INTERVAL = 1.0
+_READ_SIZE = 256 * 1024
+_OUTPUT_QUEUE = 256
+
+log = logging.getLogger("edge_node.transcode.worker")
+
+Outgoing = EncodedEvent | PipelineStats | None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr)
+    protocol_out = os.dup(1)
+    os.dup2(2, 1)
+    settings = msgspec.json.decode(os.environ.get(SETTINGS_ENV, "{}"), type=TranscodeSection)
+    outgoing: queue.Queue[Outgoing] = queue.Queue(maxsize=_OUTPUT_QUEUE)
+    pipeline = Pipeline(settings, args.encoder, outgoing.put)
+    writer = threading.Thread(
+        target=_write_loop, args=(protocol_out, outgoing, pipeline), name="writer", daemon=True
+    )
+    writer.start()
+    try:
+        _read_loop(0, pipeline)
+    finally:
+        pipeline.close("transcoder input closed")
+        outgoing.put(None)
+        writer.join()
+    return 0
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m edge_node.transcode.child")
+    parser.add_argument("--encoder", required=True, help="h264_nvenc or libx264")
+    parser.add_argument("--log-level", default="warning")
+    return parser.parse_args(argv)
+
+
+def _read_loop(fd: int, pipeline: Pipeline) -> None:
+    reader = framing.FrameReader()
+    while True:
+        ready, _, _ = select.select([fd], [], [], 0)
+        if not ready:
+            pipeline.idle()  # nothing waiting: the source, not us, sets the pace now
+        data = os.read(fd, _READ_SIZE)
+        if not data:
+            return
+        for value in reader.feed(data):
+            pipeline.feed(_as_source_event(value))
+
+
+def _as_source_event(value: object) -> SourceEvent:
+    if isinstance(value, SourcePacket | SourceConfig | SourceDiscontinuity | SourceEnd):
+        return value
+    raise framing.FramingError(f"not a source event: {type(value).__name__}")
+
+
+def _write_loop(fd: int, outgoing: queue.Queue[Outgoing], pipeline: Pipeline) -> None:
+    next_stats = time.monotonic() + STATS_INTERVAL
+    try:
+        while True:
+            try:
+                value = outgoing.get(timeout=max(0.0, next_stats - time.monotonic()))
+            except queue.Empty:
+                value = pipeline.stats()
+            if value is None:
+                return
+            _write_all(fd, framing.encode(value))
+            if time.monotonic() >= next_stats:
+                if not isinstance(value, PipelineStats):
+                    _write_all(fd, framing.encode(pipeline.stats()))
+                next_stats = time.monotonic() + STATS_INTERVAL
+    except BrokenPipeError:
+        # The node went away; nothing is left to tell. Exit without draining.
+        os._exit(0)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
