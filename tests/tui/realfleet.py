@@ -91,6 +91,13 @@ class ControlPlaneProcess:
             time.sleep(0.1)
         raise RuntimeError(f"control plane not ready:\n{self.log_path.read_text()[-3000:]}")
 
+    def kill(self) -> None:
+        """Lose the control plane the hard way, as a crash or a cut link would."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
     def stop(self) -> None:
         process, self._process = self._process, None
         if process is None or process.poll() is not None:
@@ -152,7 +159,14 @@ class NodeAgent:
         return self._channel
 
     def report(self, seq: int) -> fleet_pb2.NodeReport:
-        load = {"cpu": 0.25, "egress_bps": 2_000_000_000, "cache_hit_ratio": 0.9, **self.load}
+        load = {
+            "cpu": 0.25,
+            "egress_bps": 2_000_000_000,
+            "cache_hit_ratio": 0.9,
+            "streams_originated": sum(1 for s in self.streams if s.origin),
+            "viewer_sessions": sum(s.viewer_sessions for s in self.streams),
+            **self.load,
+        }
         return fleet_pb2.NodeReport(
             seq=seq,
             sent_at=time.time(),
@@ -222,9 +236,23 @@ class NodeAgent:
                 viewer_sessions=3,
                 renditions=["source", "720p30"],
                 state="live",
+                ingest_bitrate=6_000_000,
+                ingest_fps=30,
+                transcode_lag=0.4,
             )
         ]
         return str(decision.stream_id)
+
+    def set_viewers(self, count: int) -> None:
+        """Report `count` sessions on every stream from the next report on."""
+        updated = []
+        for report in self.streams:
+            copy = fleet_pb2.StreamReport()
+            copy.CopyFrom(report)
+            copy.viewer_sessions = count
+            updated.append(copy)
+        # One assignment: the reporting thread sees the old list or the new one.
+        self.streams = updated
 
     def close(self) -> None:
         self._stop.set()
