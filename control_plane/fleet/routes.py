@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from litestar import Controller, get, post
+from litestar.params import FromPath, JSONBody
 from litestar.types import ControllerRouterHandler
 
 from control_plane import auth
@@ -30,7 +31,7 @@ class EnrollmentTokenController(Controller):
 
     @post("/", status_code=201)
     async def create(
-        self, data: EnrollmentTokenCreate, services: ServicesDep
+        self, data: JSONBody[EnrollmentTokenCreate], services: ServicesDep
     ) -> EnrollmentTokenOut:
         issued = services.enrollment.create_token(
             data.node_name, data.ttl_seconds, data.manual_approval
@@ -53,7 +54,7 @@ class EnrollController(Controller):
     tags = ["fleet"]
 
     @post("/enroll", status_code=201)
-    async def enroll(self, data: EnrollBody, services: ServicesDep) -> EnrollOut:
+    async def enroll(self, data: JSONBody[EnrollBody], services: ServicesDep) -> EnrollOut:
         """No bearer: the one-time enrollment token is in the body."""
         done = services.enrollment.enroll(
             EnrollRequest(
@@ -87,23 +88,23 @@ class NodeController(Controller):
         return [node_out(n, now) for n in services.fleet.all()]
 
     @get("/{name:str}")
-    async def get_node(self, name: str, services: ServicesDep) -> NodeOut:
+    async def get_node(self, name: FromPath[str], services: ServicesDep) -> NodeOut:
         return node_out(services.fleet.require(name))
 
     @post("/{name:str}/approve", status_code=200)
-    async def approve(self, name: str, services: ServicesDep) -> NodeOut:
+    async def approve(self, name: FromPath[str], services: ServicesDep) -> NodeOut:
         return node_out(services.fleet.approve(name))
 
     @post("/{name:str}/drain", status_code=200)
-    async def drain(self, name: str, services: ServicesDep) -> NodeOut:
+    async def drain(self, name: FromPath[str], services: ServicesDep) -> NodeOut:
         return node_out(services.fleet.drain(name))
 
     @post("/{name:str}/undrain", status_code=200)
-    async def undrain(self, name: str, services: ServicesDep) -> NodeOut:
+    async def undrain(self, name: FromPath[str], services: ServicesDep) -> NodeOut:
         return node_out(services.fleet.undrain(name))
 
     @post("/{name:str}/revoke", status_code=200)
-    async def revoke(self, name: str, services: ServicesDep) -> NodeOut:
+    async def revoke(self, name: FromPath[str], services: ServicesDep) -> NodeOut:
         node = services.fleet.revoke(name)
         services.publishing.origin_lost(name)
         return node_out(node)

@@ -184,7 +184,8 @@ class PublishService:
             [
                 s
                 for s in store.active(self._db)
-                if s.status == "live" and not self._live.carries(s.origin_node, s.id)
+                if s.status == "live"
+                and not self._live.carries(s.origin_node, s.id)
                 and s.id not in self._granted_at
             ]
         )

@@ -8,7 +8,7 @@ from typing import Any
 from litestar import Controller, Request, Router, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotAuthorizedException
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from litestar.response import Redirect, Response
 from litestar.types import ControllerRouterHandler
 
@@ -36,7 +36,9 @@ class ChannelController(Controller):
     tags = ["channels"]
 
     @post("/", status_code=201)
-    async def create(self, data: ChannelCreate, services: ServicesDep) -> ChannelWithKeyOut:
+    async def create(
+        self, data: JSONBody[ChannelCreate], services: ServicesDep
+    ) -> ChannelWithKeyOut:
         made = services.channels.create(data.name, data.title, data.category)
         return channel_with_key(made.channel, made.stream_key)
 
@@ -45,11 +47,11 @@ class ChannelController(Controller):
         return [channel_out(c) for c in services.channels.all()]
 
     @get("/{name:str}")
-    async def get_channel(self, name: str, services: ServicesDep) -> ChannelOut:
+    async def get_channel(self, name: FromPath[str], services: ServicesDep) -> ChannelOut:
         return channel_out(services.channels.require(name))
 
     @post("/{name:str}/stream-key", status_code=200)
-    async def rotate_key(self, name: str, services: ServicesDep) -> ChannelWithKeyOut:
+    async def rotate_key(self, name: FromPath[str], services: ServicesDep) -> ChannelWithKeyOut:
         made = services.channels.rotate_key(name)
         return channel_with_key(made.channel, made.stream_key)
 
@@ -60,7 +62,7 @@ class StreamController(Controller):
 
     @post("/start", status_code=200)
     async def start(
-        self, request: Request[Any, Any, Any], data: StreamStart, services: ServicesDep
+        self, request: Request[Any, Any, Any], data: JSONBody[StreamStart], services: ServicesDep
     ) -> StreamStartOut:
         """Where to push: bearer is the channel's stream key, or the admin token
         together with `{"channel"}`."""
@@ -70,7 +72,7 @@ class StreamController(Controller):
         sent_key: str | None = None
         if keys.matches(token, services.admin_token_digest):
             if not data.channel:
-                raise Unprocessable("with the admin token, name the channel: {\"channel\": ...}")
+                raise Unprocessable('with the admin token, name the channel: {"channel": ...}')
             channel = services.channels.require(data.channel)
         else:
             found = services.channels.by_key(token)
@@ -92,8 +94,8 @@ class StreamController(Controller):
     async def discover(
         self,
         services: ServicesDep,
-        category: str | None = None,
-        sort: str = "viewers_desc",
+        category: FromQuery[str | None] = None,
+        sort: FromQuery[str] = "viewers_desc",
         limit: int = Parameter(default=20, ge=1, le=MAX_PAGE),
         offset: int = Parameter(default=0, ge=0),
     ) -> StreamPage:
@@ -103,11 +105,11 @@ class StreamController(Controller):
         return StreamPage(total=total, limit=limit, offset=offset, streams=page)
 
     @get("/{channel:str}/live")
-    async def live(self, channel: str, services: ServicesDep) -> dict[str, Any]:
+    async def live(self, channel: FromPath[str], services: ServicesDep) -> dict[str, Any]:
         return services.catalog.live(channel)
 
     @post("/{stream_id:str}/end", status_code=200, guards=[auth.admin_guard])
-    async def end(self, stream_id: str, services: ServicesDep) -> dict[str, Any]:
+    async def end(self, stream_id: FromPath[str], services: ServicesDep) -> dict[str, Any]:
         stream = services.publishing.end(stream_id)
         return {"stream_id": stream.id, "channel": stream.channel, "status": stream.status}
 
@@ -119,11 +121,11 @@ class PlayController(Controller):
     @get("/{target:str}")
     async def play(
         self,
-        target: str,
+        target: FromPath[str],
         request: Request[Any, Any, Any],
         services: ServicesDep,
         limiter: NamedDependency[clients.RateLimiter],
-        format: str | None = None,
+        format: FromQuery[str | None] = None,
     ) -> Response[Any]:
         if not target.endswith(".m3u8"):
             raise NotFound("play URLs look like /play/{channel}.m3u8")
@@ -139,8 +141,9 @@ class PlayController(Controller):
         chosen = services.catalog.play(target.removesuffix(".m3u8"), address)
         if format == "json":
             return Response(
-                PlayOut(url=chosen.url, edge=chosen.edge, stream_id=chosen.stream_id,
-                        token=chosen.token)
+                PlayOut(
+                    url=chosen.url, edge=chosen.edge, stream_id=chosen.stream_id, token=chosen.token
+                )
             )
         return Redirect(chosen.url, status_code=302)
 

@@ -30,10 +30,10 @@ def test_version_1_with_data_migrates_to_2_keeping_rows(tmp_path: Path) -> None:
 
     db = database.connect(path)
     assert database.schema_version(db) == 2
-    stream = db["streams"].get("st_1")
+    stream = db.table("streams").get("st_1")
     assert stream["status"] == "live" and stream["connection_id"] is None
     assert stream["peak_viewers"] == 0
-    assert db["nodes"].get("n1")["revoked_at"] is None
-    assert db["channels"].get("demo")["title"] == "T"
+    assert db.table("nodes").get("n1")["revoked_at"] is None
+    assert db.table("channels").get("demo")["title"] == "T"
     assert database.migrate(db) == 2  # idempotent
     db.close()
