@@ -1,0 +1,62 @@
+"""Publish authorization at the ingest port, asked of the control plane.
+
+The RTMP server calls `authorize` when a broadcaster sends `publish`; the answer comes
+from the control plane over the fleet session (a unary call, milliseconds). With the
+control plane unreachable a publish is refused at once: a node cannot know whether a
+key is valid or whether the channel is already live elsewhere.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from edge_node.fleet.session import ControlPlaneUnavailable, FleetSession
+from edge_node.ingest.rtmp.server import PublishGrant, PublishRefusal
+from shared.fleet import fleet_pb2 as pb
+
+log = logging.getLogger("glasscast.edge.ingest")
+
+APP = "live"
+
+
+class FleetAuthorizer:
+    def __init__(self, session: FleetSession, graces: dict[str, float]) -> None:
+        self._session = session
+        # Filled with each granted stream's reconnect grace, for the origin to honour.
+        self._graces = graces
+
+    async def authorize(
+        self, app: str, stream_key: str, client_address: str, connection_id: str
+    ) -> PublishGrant | PublishRefusal:
+        if app != APP:
+            return PublishRefusal("BadName", f"unknown application {app!r}; publish to /{APP}")
+        request = pb.PublishRequest(
+            app=app,
+            stream_key=stream_key,
+            client_address=client_address,
+            connection_id=connection_id,
+        )
+        try:
+            decision = await self._session.authorize_publish(request)
+        except ControlPlaneUnavailable as exc:
+            log.warning("publish refused: control plane unavailable (%s)", exc)
+            return PublishRefusal("Denied", "control plane unavailable, try again")
+        if decision.outcome == pb.PublishDecision.ALLOWED:
+            if decision.reconnect_grace_seconds > 0:
+                self._graces[decision.stream_id] = decision.reconnect_grace_seconds
+            return PublishGrant(
+                channel=decision.channel, stream_id=decision.stream_id, resumed=decision.resumed
+            )
+        if decision.outcome == pb.PublishDecision.BAD_NAME:
+            return PublishRefusal("BadName", decision.reason or "unknown stream key")
+        return PublishRefusal("Denied", decision.reason or "publishing refused")
+
+    async def stopped(self, grant: PublishGrant, connection_id: str, reason: str) -> None:
+        request = pb.PublishStoppedRequest(
+            stream_id=grant.stream_id, connection_id=connection_id, reason=reason
+        )
+        try:
+            await self._session.publish_stopped(request)
+        except ControlPlaneUnavailable as exc:
+            # The control plane reconciles from our reports once it is back.
+            log.warning("could not report the end of %s: %s", grant.stream_id, exc)
