@@ -88,15 +88,23 @@ def _count_requests(services: Services) -> Callable[[ASGIApp], ASGIApp]:
     return middleware
 
 
-def create_app(services: Services, extra_routes: Sequence[RouteBuilder] = ()) -> Litestar:
+def create_app(
+    config: ControlPlaneConfig,
+    *,
+    services: Services | None = None,
+    extra_routes: Sequence[RouteBuilder] = (),
+) -> Litestar:
+    """The HTTP app. Without `services` it builds (and on shutdown closes) its own;
+    `serve` passes the ones it shares with the gRPC server."""
+    owned = services is None
+    if services is None:
+        services, _ = build_services(config)
     handlers: list[ControllerRouterHandler] = []
     for build in [*DOMAIN_ROUTES, *extra_routes]:
         handlers.extend(build(services))
     app = Litestar(
         route_handlers=handlers,
-        dependencies={
-            "services": Provide(lambda: services, sync_to_thread=False, use_cache=True)
-        },
+        dependencies={"services": Provide(lambda: services, sync_to_thread=False, use_cache=True)},
         exception_handlers={DomainError: _domain_error, HTTPException: _http_error},
         middleware=[_count_requests(services)],
         openapi_config=OpenAPIConfig(
@@ -105,6 +113,7 @@ def create_app(services: Services, extra_routes: Sequence[RouteBuilder] = ()) ->
             path="/schema",
             render_plugins=[SwaggerRenderPlugin(), JsonRenderPlugin()],
         ),
+        on_shutdown=[services.close] if owned else [],
         debug=False,
     )
     app.state.services = services
@@ -127,12 +136,14 @@ async def serve(
     """Serve HTTP and gRPC until `stop` is set; `ready(http_port, grpc_port)` once both listen."""
     config = services.config
     server, grpc_port = grpc_server.build_server(
-        services.servicer(), services.ca, config.grpc.tls_names,
+        services.servicer(),
+        services.ca,
+        config.grpc.tls_names,
         f"{config.grpc.host}:{config.grpc.port}",
     )
     http = _Uvicorn(
         uvicorn.Config(
-            create_app(services),
+            create_app(config, services=services),
             host=config.http.host,
             port=config.http.port,
             log_level="warning",
@@ -183,7 +194,10 @@ def run(config_path: Path | None) -> int:
     def ready(http_port: int, grpc_port: int) -> None:
         log.info(
             "control plane ready: http %s:%d, grpc %s:%d, admin token in %s",
-            config.http.host, http_port, config.grpc.host, grpc_port,
+            config.http.host,
+            http_port,
+            config.grpc.host,
+            grpc_port,
             config.state_dir / "admin-token",
         )
 

@@ -32,5 +32,5 @@ def admin(services_and_token: tuple[Services, str]) -> dict[str, str]:
 
 @pytest.fixture
 def client(services: Services) -> Iterator[TestClient]:  # type: ignore[type-arg]
-    with TestClient(create_app(services)) as test_client:
+    with TestClient(create_app(services.config, services=services)) as test_client:
         yield test_client

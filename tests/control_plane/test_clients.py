@@ -8,7 +8,6 @@ from litestar.testing import TestClient
 
 from control_plane.app import create_app
 from control_plane.clients import RateLimiter, client_address, parse_networks
-from control_plane.services import build_services
 from tests.control_plane.helpers import make_config
 
 PROXIES = parse_networks(["10.0.0.0/8", "::1/128"])
@@ -41,13 +40,11 @@ def test_rate_limiter_windows_and_bounded_memory() -> None:
 
 
 def test_play_is_rate_limited_with_retry_after(tmp_path: Path) -> None:
-    services, _ = build_services(make_config(tmp_path, routing={"play_rate_per_minute": 2}))
-    try:
-        with TestClient(create_app(services)) as client:
-            codes = [client.get("/play/nope.m3u8").status_code for _ in range(3)]
-            assert codes == [404, 404, 429]
-            response = client.get("/play/nope.m3u8")
-            assert response.json()["status_code"] == 429
-            assert 1 <= int(response.headers["retry-after"]) <= 60
-    finally:
-        services.close()
+    # create_app builds and closes its own services when given only a config.
+    app = create_app(make_config(tmp_path, routing={"play_rate_per_minute": 2}))
+    with TestClient(app) as client:
+        codes = [client.get("/play/nope.m3u8").status_code for _ in range(3)]
+        assert codes == [404, 404, 429]
+        response = client.get("/play/nope.m3u8")
+        assert response.json()["status_code"] == 429
+        assert 1 <= int(response.headers["retry-after"]) <= 60
