@@ -116,7 +116,9 @@ def test_audio_video_segments_and_parts(tmp_path: Path, make_clip: Callable) -> 
     whole = tmp_path / "av.mp4"
     whole.write_bytes(init + b"".join(d for _, _, d in segs))
     with av.open(str(whole)) as c:
-        assert abs(float(c.streams.audio[0].start_time * c.streams.audio[0].time_base)) < 0.03
+        stream = c.streams.audio[0]
+        assert stream.start_time is not None and stream.time_base is not None
+        assert abs(float(stream.start_time * stream.time_base)) < 0.03
         assert c.streams.audio[0].codec_context.sample_rate == 48000
 
 
@@ -191,7 +193,7 @@ SHARED_CLIP = Path(__file__).resolve().parents[3].parent / "shared" / "media" / 
 
 def _demux(path: Path, seconds: float) -> tuple[list[EncodedSample], object, object]:
     """Passthrough-style samples from an MP4 with B-frames (as OBS sends)."""
-    from edge_node.media import TrackInfo
+    from edge_node.media import TrackInfo, TrackKind
     from edge_node.package.cmaf import aac_codec_string, avc_codec_string
 
     samples = []
@@ -215,7 +217,7 @@ def _demux(path: Path, seconds: float) -> tuple[list[EncodedSample], object, obj
             dts, pts = (int(t * p.time_base * scale) for t in (p.dts, p.pts))
             if dts / scale > seconds - 0.1:
                 continue
-            kind = "video" if p.stream is vs else "audio"
+            kind: TrackKind = "video" if p.stream is vs else "audio"
             samples.append(
                 EncodedSample(
                     kind if kind == "audio" else "source",

@@ -1,0 +1,231 @@
+"""The per-stream packager: a thin trio shell around the segmenter and the playlists.
+
+One `StreamPackager` per stream consumes the transcoder's `EncodedEvent`s from a
+bounded memory channel and, per rendition, writes under
+`<media_root>/live/<stream_id>/<rendition>/` (names in `edge_node.package.names`):
+
+    init.mp4, init-<n>.mp4   init segments (a new one when the tracks change)
+    <msn>.<part>.m4s         parts, kept while their segment is in the live playlist
+    <msn>.m4s                segments: styp + their parts' bytes, kept for the DVR window
+
+Every file is written (atomically, in a worker thread) before the playlist model names
+it; then the rendition's `changed` event fires, waking every blocked playlist request
+at once. Audio samples (rendition "audio") go to every rendition that has an audio
+track. Files that leave the windows are deleted; `disk_bytes` counts what is on disk.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import trio
+
+from edge_node.media import (
+    EncodedEvent,
+    EncodedSample,
+    RenditionStart,
+    RenditionStop,
+    SourceDiscontinuity,
+    SourceEnd,
+)
+from edge_node.package.cmaf import aac_codec_string, avc_codec_string
+from edge_node.package.files import remove_all, write_atomic
+from edge_node.package.hls import Evicted, MediaPlaylist, PlaylistConfig
+from edge_node.package.names import part_name, segment_name
+from edge_node.package.segmenter import (
+    InitWritten,
+    Output,
+    PartWritten,
+    SegmentClosed,
+    Segmenter,
+    SegmenterConfig,
+    SegmentOpened,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PackagerConfig:
+    segment_duration: float = 2.0
+    part_duration: float = 0.333
+    live_window_seconds: float = 36.0
+    dvr_window_seconds: float = 4 * 3600.0
+
+    def playlist(self) -> PlaylistConfig:
+        return PlaylistConfig(
+            segment_duration=self.segment_duration,
+            part_duration=self.part_duration,
+            live_window=self.live_window_seconds,
+            dvr_window=max(self.dvr_window_seconds, self.live_window_seconds),
+        )
+
+    def segmenter(self) -> SegmenterConfig:
+        return SegmenterConfig(self.segment_duration, self.part_duration)
+
+
+class Rendition:
+    """One rendition's segmenter, playlist model and wake-up event."""
+
+    def __init__(self, name: str, directory: Path, segmenter: Segmenter, config: PackagerConfig):
+        self.name = name
+        self.directory = directory
+        self.segmenter = segmenter
+        self.playlist = MediaPlaylist(config.playlist())
+        self._changed = trio.Event()
+        self.opened: SegmentOpened | None = None  # announced, waiting for its first part
+        self.anchor = 0.0  # wall clock (Unix s) of movie time zero for this generation
+
+    async def wait_changed(self) -> None:
+        """Return after the next write (or end) of this rendition."""
+        await self._changed.wait()
+
+    def notify(self) -> None:
+        event, self._changed = self._changed, trio.Event()
+        event.set()
+
+    @property
+    def codecs(self) -> str:
+        video, audio = self.segmenter.tracks
+        codecs = []
+        if video is not None:
+            codecs.append(avc_codec_string(video.codec_private))
+        if audio is not None:
+            codecs.append(aac_codec_string(audio.codec_private))
+        return ",".join(codecs)
+
+
+class StreamPackager:
+    """Everything one stream packages; `run` is its only task."""
+
+    def __init__(
+        self,
+        stream_id: str,
+        directory: Path,
+        config: PackagerConfig,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.stream_id = stream_id
+        self.directory = directory
+        self.config = config
+        self.renditions: dict[str, Rendition] = {}
+        self.disk_bytes = 0
+        self.ended = False
+        self._clock = clock
+
+    async def run(
+        self,
+        receive: trio.MemoryReceiveChannel[EncodedEvent],
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        await trio.to_thread.run_sync(lambda: self.directory.mkdir(parents=True, exist_ok=True))
+        try:
+            async with receive:
+                task_status.started()
+                async for event in receive:
+                    await self.handle(event)
+                    if isinstance(event, SourceEnd):
+                        break
+        finally:
+            with trio.CancelScope(shield=True):
+                await self._finish_all()
+
+    async def handle(self, event: EncodedEvent) -> None:
+        if isinstance(event, EncodedSample):
+            if event.kind == "audio":
+                for r in list(self.renditions.values()):
+                    if r.segmenter.has_audio:
+                        await self._apply(r, r.segmenter.push(event))
+            elif (target := self.renditions.get(event.rendition)) is not None:
+                await self._apply(target, target.segmenter.push(event))
+        elif isinstance(event, RenditionStart):
+            await self._start(event)
+        elif isinstance(event, SourceDiscontinuity):
+            for r in list(self.renditions.values()):
+                await self._apply(r, r.segmenter.discontinuity())
+        elif isinstance(event, RenditionStop):
+            if (stopped := self.renditions.get(event.rendition)) is not None:
+                await self._finish(stopped)
+        elif isinstance(event, SourceEnd):
+            await self._finish_all()
+
+    async def _start(self, event: RenditionStart) -> None:
+        r = self.renditions.get(event.rendition)
+        if r is not None and not r.segmenter.ended:
+            await self._apply(r, r.segmenter.restart(event.video, event.audio))
+            return
+        if r is not None:
+            log.warning("%s/%s restarted after it ended; ignored", self.stream_id, r.name)
+            return
+        directory = self.directory / event.rendition
+        await trio.to_thread.run_sync(lambda: directory.mkdir(exist_ok=True))
+        segmenter = Segmenter(self.config.segmenter(), event.video, event.audio)
+        self.renditions[event.rendition] = Rendition(
+            event.rendition, directory, segmenter, self.config
+        )
+
+    async def _finish(self, r: Rendition) -> None:
+        if r.playlist.ended:
+            return
+        await self._apply(r, r.segmenter.finish())
+        await self._evict(r, r.playlist.end())
+        r.notify()
+
+    async def _finish_all(self) -> None:
+        for r in list(self.renditions.values()):
+            await self._finish(r)
+        self.ended = True
+
+    async def _apply(self, r: Rendition, outputs: list[Output]) -> None:
+        """Write what the segmenter made, then publish it in the playlist and wake readers."""
+        for out in outputs:
+            if isinstance(out, InitWritten):
+                await self._write(r.directory / out.name, out.data)
+            elif isinstance(out, SegmentOpened):
+                r.opened = out
+            elif isinstance(out, PartWritten):
+                await self._publish_part(r, out)
+            elif isinstance(out, SegmentClosed):
+                seg = r.playlist.open_segment
+                if seg is None:
+                    continue
+                await self._write(r.directory / segment_name(seg.msn), out.data)
+                await self._evict(r, r.playlist.end_segment())
+                r.notify()
+
+    async def _publish_part(self, r: Rendition, part: PartWritten) -> None:
+        opened, r.opened = r.opened, None
+        msn, index = r.playlist.next_part()
+        await self._write(r.directory / part_name(msn, index), part.data)
+        if opened is not None:
+            if opened.new_timeline:
+                r.anchor = self._clock() - opened.start
+            r.playlist.begin_segment(
+                init=opened.init,
+                program_date_time=r.anchor + opened.start,
+                discontinuity=opened.discontinuity,
+            )
+        r.playlist.add_part(part.duration, independent=part.independent, size=len(part.data))
+        r.notify()
+
+    async def _write(self, path: Path, data: bytes) -> None:
+        self.disk_bytes += await trio.to_thread.run_sync(write_atomic, path, data)
+
+    async def _evict(self, r: Rendition, evicted: Evicted) -> None:
+        paths = [r.directory / name for name in evicted.inits]
+        for msn, count in (*evicted.segments, *evicted.part_files):
+            paths += [r.directory / part_name(msn, i) for i in range(count)]
+        paths += [r.directory / segment_name(msn) for msn, _ in evicted.segments]
+        if paths:
+            self.disk_bytes -= await trio.to_thread.run_sync(remove_all, paths)
+
+    def blocking_timeout(self, r: Rendition) -> float:
+        """How long a blocked playlist request may wait: three target durations."""
+        return 3.0 * max(r.playlist.target_duration, math.ceil(self.config.segment_duration))
