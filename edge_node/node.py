@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import trio
@@ -27,7 +28,9 @@ from edge_node.deliver.upstream import Upstream, UpstreamTable
 from edge_node.fleet.report import NodeLoad, build_report, merge_streams
 from edge_node.fleet.session import FleetSession
 from edge_node.fleet.state import NodeIdentity
-from edge_node.ingest.rtmp.server import serve_rtmp
+from edge_node.ingest.recorder import FlvRecorder
+from edge_node.ingest.rtmp.server import IngestSink, serve_rtmp
+from edge_node.ingest.tee import TeeSink
 from edge_node.origin import OriginStreams
 from edge_node.sysstats import CpuMeter
 from shared import pki
@@ -120,7 +123,7 @@ class Node:
                     serve_rtmp,
                     self.config.rtmp,
                     FleetAuthorizer(self.session, self.origin.graces),
-                    self.origin,
+                    self._ingest_sink(self.origin),
                 )
                 host, rtmp_port = listeners[0].socket.getsockname()[:2]
                 self.bound["rtmp"] = f"{host}:{rtmp_port}"
@@ -131,6 +134,13 @@ class Node:
                 ",".join(sorted(self.roles)),
                 ", ".join(f"{k} {v}" for k, v in sorted(self.bound.items())),
             )
+
+    def _ingest_sink(self, origin: OriginStreams) -> IngestSink:
+        record_dir = self.config.rtmp.record_dir
+        if not record_dir:
+            return origin
+        Path(record_dir).mkdir(parents=True, exist_ok=True)
+        return TeeSink([origin, FlvRecorder(Path(record_dir))], self.config.rtmp.handoff_queue)
 
     # ---------------------------------------------------------------- reporting
 

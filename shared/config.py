@@ -84,6 +84,8 @@ class RtmpSection(Section):
     max_chunk_streams: int = 64
     # Packets buffered between ingest and transcode before a stream is dropped.
     handoff_queue: int = 1024
+    # When set, every publish is also written raw to `<record_dir>/<channel>-<id>.flv`.
+    record_dir: str = ""
 
 
 class HttpSection(Section):

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,12 +45,33 @@ class Fleet:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    @property
+    def recordings(self) -> Path:
+        return self.state_dir.parent / "recordings"
+
+    def create_channel(self, name: str, category: str = "test") -> str:
+        """A fresh channel; returns its stream key."""
+        with self.client() as api:
+            answer = api.post(
+                "/api/v1/channels", json={"name": name, "title": name, "category": category}
+            )
+            answer.raise_for_status()
+            return str(answer.json()["stream_key"])
+
+    def live(self, channel: str) -> dict[str, Any] | None:
+        with self.client() as api:
+            answer = api.get(f"/api/v1/streams/{channel}/live")
+        return None if answer.status_code == 404 else dict(answer.json())
+
 
 def start_fleet(state_dir: Path, *extra: str) -> tuple[subprocess.Popen[bytes], Path]:
     log_path = state_dir.parent / f"{state_dir.name}-up.log"
     log = log_path.open("wb")
+    # Every origin also records raw ingest, so tests can count what arrived.
+    env = {**os.environ, "GLASSCAST_RTMP_RECORD_DIR": str(state_dir.parent / "recordings")}
     process = subprocess.Popen(
         [sys.executable, "-m", "shared.cli", "up", "--state-dir", str(state_dir), *extra],
+        env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
@@ -178,3 +200,38 @@ def control_plane_process(tmp: Path, **sections: dict[str, Any]) -> ControlPlane
     path = tmp / "control-plane.toml"
     path.write_text(dump_toml(config))
     return ControlPlaneProcess(tmp / "cp-state", path, config.http.port, config.grpc.port)
+
+
+def wait_for(predicate: Callable[[], Any], seconds: float, what: str) -> Any:
+    """Poll `predicate` until it returns something truthy; fail naming `what`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {seconds} s waiting for {what}")
+
+
+def ffmpeg_push(url: str, *args: str, seconds: float | None = None) -> subprocess.Popen[bytes]:
+    """Push the shared 720p clip like OBS would (H.264 + AAC over RTMP, real time)."""
+    duration = ["-t", str(seconds)] if seconds else []
+    return subprocess.Popen(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-i", str(SOURCE_CLIP),
+         *duration, *args, "-c", "copy", "-f", "flv", url],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def count_frames(path: Path, stream: str = "v:0") -> int:
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-count_frames", "-select_streams", stream,
+         "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", str(path)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return int(out.stdout.strip().splitlines()[0])
+
+
+SOURCE_CLIP = Path(__file__).resolve().parents[1].parent / "shared" / "media" / "src720.mp4"
