@@ -48,6 +48,8 @@ class NodeSession:
     def __init__(self, node: str) -> None:
         self.node = node
         self.commands: asyncio.Queue[fleet_pb2.Command | None] = asyncio.Queue(COMMAND_QUEUE)
+        # The last upstream set sent on this session; a new session starts unknown.
+        self.upstreams: fleet_pb2.UpstreamUpdate | None = None
 
     def push(self, command: fleet_pb2.Command) -> bool:
         try:
@@ -101,6 +103,9 @@ class LiveFleet:
         live = self._nodes.get(session.node)
         if live is not None and live.session is session:
             live.session = None
+
+    def sessions(self) -> list[NodeSession]:
+        return [live.session for live in self._nodes.values() if live.session is not None]
 
     def session(self, name: str) -> NodeSession | None:
         live = self._nodes.get(name)

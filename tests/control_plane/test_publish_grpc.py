@@ -297,3 +297,29 @@ def test_a_restart_keeps_everything_and_reconciles_orphaned_streams(tmp_path: Pa
         eventually(lambda: cp.http.get("/api/v1/streams/demo/live").status_code == 404)
         rows = cp.services.db.execute("SELECT id, status FROM streams").fetchall()
         assert rows == [(stream_id, "ended")]
+
+
+def test_edges_learn_their_upstreams_when_a_stream_goes_live(
+    cp: Running, key: str, sessions: Any
+) -> None:
+    ingest = enroll(cp.http, cp.admin, "ingest-1")
+    shield = enroll(cp.http, cp.admin, "shield-1", roles=["shield"])
+    edge = enroll(cp.http, cp.admin, "edge-1", roles=["edge"], region="west")
+    ingest_session, shield_session, edge_session = (sessions(n) for n in (ingest, shield, edge))
+    ingest_session.ack(report(1, http_url="http://ingest:8081"))
+    shield_session.ack(report(1, roles=("shield",), http_url="http://shield:8081"))
+    edge_session.ack(report(1, roles=("edge",), region="west", http_url="http://edge:8081"))
+    stream_id = publish(cp, ingest, key, "c1").stream_id
+
+    def upstream_for(session: SessionClient) -> fleet_pb2.Upstream:
+        while True:
+            update = session.wait_for("upstreams").upstreams
+            if update.upstreams:
+                return update.upstreams[0]
+
+    via_shield = upstream_for(edge_session)
+    assert via_shield.stream_id == stream_id and via_shield.origin_node == "ingest-1"
+    assert via_shield.origin_http_url == "http://ingest:8081"
+    assert via_shield.shield_node == "shield-1" and via_shield.shield_http_url
+    direct = upstream_for(shield_session)
+    assert direct.origin_node == "ingest-1" and direct.shield_node == ""
