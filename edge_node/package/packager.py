@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import logging
 import math
+import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 import trio
 
@@ -46,8 +48,12 @@ from edge_node.package.segmenter import (
     SegmenterConfig,
     SegmentOpened,
 )
+from shared.config import EdgeConfig
 
 log = logging.getLogger(__name__)
+
+# What bad media (unparsable codec configuration, absurd sizes) or a failing disk raise.
+_BAD_INPUT = (ValueError, struct.error, OSError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +62,15 @@ class PackagerConfig:
     part_duration: float = 0.333
     live_window_seconds: float = 36.0
     dvr_window_seconds: float = 4 * 3600.0
+
+    @classmethod
+    def from_edge(cls, config: EdgeConfig, *, dvr_window_seconds: float | None = None) -> Self:
+        """The node's settings; `dvr_window_seconds` is a per-channel override."""
+        return cls(
+            segment_duration=config.transcode.segment_duration,
+            part_duration=config.transcode.part_duration,
+            dvr_window_seconds=dvr_window_seconds or config.dvr.window_seconds,
+        )
 
     def playlist(self) -> PlaylistConfig:
         return PlaylistConfig(
@@ -130,7 +145,12 @@ class StreamPackager:
             async with receive:
                 task_status.started()
                 async for event in receive:
-                    await self.handle(event)
+                    try:
+                        await self.handle(event)
+                    except _BAD_INPUT:
+                        # Bad codec data or a failing disk ends this stream, never the node.
+                        log.exception("stream %s: packaging stopped", self.stream_id)
+                        break
                     if isinstance(event, SourceEnd):
                         break
         finally:
@@ -165,8 +185,8 @@ class StreamPackager:
             log.warning("%s/%s restarted after it ended; ignored", self.stream_id, r.name)
             return
         directory = self.directory / event.rendition
-        await trio.to_thread.run_sync(lambda: directory.mkdir(exist_ok=True))
         segmenter = Segmenter(self.config.segmenter(), event.video, event.audio)
+        await trio.to_thread.run_sync(lambda: directory.mkdir(exist_ok=True))
         self.renditions[event.rendition] = Rendition(
             event.rendition, directory, segmenter, self.config
         )
@@ -174,7 +194,10 @@ class StreamPackager:
     async def _finish(self, r: Rendition) -> None:
         if r.playlist.ended:
             return
-        await self._apply(r, r.segmenter.finish())
+        try:
+            await self._apply(r, r.segmenter.finish())
+        except _BAD_INPUT:
+            log.exception("stream %s/%s: last part lost", self.stream_id, r.name)
         await self._evict(r, r.playlist.end())
         r.notify()
 

@@ -52,7 +52,8 @@ from edge_node.package.packager import PackagerConfig, Rendition, StreamPackager
 
 _ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,127}")
 _MEDIA = re.compile(r"([0-9]+)(?:\.([0-9]+))?\.m4s")
-# Before anything is measured, advertise the target bitrate with this headroom.
+# Before a whole segment is measured, advertise the target bitrate (passthrough has
+# none: the rate of the parts written so far) with this headroom.
 BANDWIDTH_HEADROOM = 1.1
 CHANNEL_SIZE = 256
 
@@ -213,9 +214,10 @@ def _variant(r: Rendition) -> Variant | None:
         peak, average = measured
     else:
         target = sum(t.bitrate for t in (video, audio) if t is not None)
-        if target <= 0:
-            return None  # passthrough with no known bitrate: listed once measured
-        peak, average = int(target * BANDWIDTH_HEADROOM), 0
+        guess = (target or r.playlist.partial_bandwidth() or 0) * BANDWIDTH_HEADROOM
+        if guess <= 0:
+            return None  # passthrough with no known bitrate: listed once a part is written
+        peak, average = int(guess), 0
     return Variant(
         uri=f"{r.name}/index.m3u8",
         bandwidth=peak,

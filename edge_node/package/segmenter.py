@@ -26,7 +26,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from edge_node.media import EncodedSample, TrackInfo
-from edge_node.package.cmaf import Sample, Track, TrackRun, chunk, init_segment, segment_type
+from edge_node.package.cmaf import (
+    Sample,
+    Track,
+    TrackRun,
+    avc_codec_string,
+    chunk,
+    init_segment,
+    parse_asc,
+    segment_type,
+)
 from edge_node.package.hls.model import PART_SLACK
 from edge_node.package.names import init_name
 from edge_node.package.timeline import MOVIE_TIMESCALE, TrackClock, rescale
@@ -92,6 +101,7 @@ class Segmenter:
     ) -> None:
         if video is None and audio is None:
             raise ValueError("a rendition needs a video or an audio track")
+        _check_tracks(video, audio)
         self._config = config
         self._video: TrackInfo | None = None
         self._audio: TrackInfo | None = None
@@ -125,6 +135,9 @@ class Segmenter:
     def restart(self, video: TrackInfo | None, audio: TrackInfo | None) -> list[Output]:
         """The rendition restarts (RenditionStart again): a discontinuity, new init if
         the tracks changed."""
+        if video is None and audio is None:
+            raise ValueError("a rendition needs a video or an audio track")
+        _check_tracks(video, audio)
         out = self.discontinuity()
         if (_track_key(video), _track_key(audio)) != (
             _track_key(self._video),
@@ -336,6 +349,19 @@ class Segmenter:
         self._segment_parts = []
         self._announce = None
         return out
+
+
+def _check_tracks(video: TrackInfo | None, audio: TrackInfo | None) -> None:
+    """Refuse codec configurations the init segment could not describe, up front."""
+    if video is not None:
+        avc_codec_string(video.codec_private)
+        if not (0 < video.width < 65536 and 0 < video.height < 65536):
+            raise ValueError(f"video size {video.width}x{video.height}")
+    if audio is not None:
+        parse_asc(audio.codec_private)
+    for info in (video, audio):
+        if info is not None and info.timescale <= 0:
+            raise ValueError(f"{info.kind} timescale {info.timescale}")
 
 
 def _with_duration(s: EncodedSample, duration: int) -> EncodedSample:

@@ -208,11 +208,18 @@ class MediaPlaylist:
         return [s for s in self.segments if s.complete]
 
     def bandwidth(self) -> tuple[int, int] | None:
-        """(peak, average) bits/s over the segments measured so far."""
+        """(peak, average) bits/s over the complete segments so far."""
         if self._stats.seconds <= 0:
             return None
         average = self._stats.bits / self._stats.seconds
         return math.ceil(self._stats.peak_bps - _EPSILON), math.ceil(average - _EPSILON)
+
+    def partial_bandwidth(self) -> int | None:
+        """Bits/s over the parts of the open segment: a first guess before any segment."""
+        seg = self.open_segment
+        if seg is None or seg.duration <= 0:
+            return None
+        return math.ceil(seg.size * 8 / seg.duration)
 
     # --------------------------------------------------------------- internals
 
@@ -247,7 +254,8 @@ class MediaPlaylist:
             self._complete_seconds -= seg.duration
             dropped.append((seg.msn, len(seg.parts)))
             inits.add(seg.init)
-        inits -= {s.init for s in self.segments}
+        if inits:
+            inits -= {s.init for s in self.segments}
         live = self.live_segments()
         first_live = live[0].msn if live else self._next_msn
         pruned = tuple(

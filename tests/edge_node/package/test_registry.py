@@ -11,6 +11,8 @@ import m3u8
 import pytest
 import trio
 import trio.testing
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from edge_node.media import (
     EncodedEvent,
@@ -19,8 +21,9 @@ from edge_node.media import (
     SourceDiscontinuity,
     SourceEnd,
 )
-from edge_node.package.packager import PackagerConfig
+from edge_node.package.packager import PackagerConfig, StreamPackager
 from edge_node.package.registry import LiveStreams
+from shared.config import EdgeConfig
 
 
 @pytest.fixture
@@ -258,3 +261,77 @@ async def test_awkward_sources_keep_valid_playlists(
     index.write_bytes(text)
     errors, _ = ffprobe_playlist(index)
     assert errors == ""
+
+
+async def test_bad_codec_data_ends_the_stream_not_the_node(
+    streams: LiveStreams, make_clip: Callable
+) -> None:
+    clip = make_clip(2.0)
+    bad = dataclasses.replace(clip.video, codec_private=b"\x00garbage")
+    handle = await streams.open_stream("bad")
+    async with handle.send:
+        await handle.send.send(RenditionStart("v", bad, clip.audio))
+        with trio.fail_after(10):
+            await handle.done.wait()
+    # The node carries on: another stream packages normally.
+    await feed(streams, "good", events_for(clip))
+    assert streams.master_playlist("good") is not None
+
+
+async def test_passthrough_without_bitrate_is_listed_once_measured(
+    streams: LiveStreams, make_clip: Callable
+) -> None:
+    clip = make_clip(4.0, audio=False)
+    unknown = dataclasses.replace(clip.video, bitrate=0)
+    events = [RenditionStart("source", unknown, None)] + [
+        dataclasses.replace(s, rendition="source") for s in clip.samples
+    ]
+    handle = await streams.open_stream("pt")
+    async with handle.send:
+        await handle.send.send(events[0])
+        await until(lambda: "source" in (streams._streams["pt"].renditions))
+        assert streams.master_playlist("pt") is None
+        for event in events[1:31]:
+            await handle.send.send(event)
+        await written(streams, "pt", "source", "0.0.m4s")
+        master = streams.master_playlist("pt")
+        assert master is not None and b"BANDWIDTH=" in master
+        for event in events[31:]:
+            await handle.send.send(event)
+    with trio.fail_after(10):
+        await handle.done.wait()
+    final = streams.master_playlist("pt")
+    assert final is not None and b"AVERAGE-BANDWIDTH=" in final
+
+
+_PIECES = ["..", "/", ".", "v", "s", "init", ".mp4", "0", ".m4s", "secret", "\\", "\x00", "%2e"]
+_pieced = st.lists(st.sampled_from(_PIECES), max_size=8).map("".join)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rendition=_pieced | st.text(max_size=8), name=_pieced | st.text(max_size=16))
+def test_file_path_never_leaves_the_stream(
+    tmp_path_factory: pytest.TempPathFactory, rendition: str, name: str
+) -> None:
+    root = tmp_path_factory.getbasetemp() / "fuzz"
+    stream_dir = root / "live" / "s"
+    (stream_dir / "v").mkdir(parents=True, exist_ok=True)
+    for decoy in (root / "live" / "secret.mp4", root / "init.mp4", stream_dir / "init.mp4"):
+        decoy.write_bytes(b"x")
+    (stream_dir / "v" / "init.mp4").write_bytes(b"x")
+    live = LiveStreams(root)
+    live._streams["s"] = StreamPackager("s", stream_dir, PackagerConfig())
+    path = live.file_path("s", rendition, name)
+    if path is not None:
+        assert path.resolve().parent == (stream_dir / rendition).resolve()
+        assert path.resolve().is_relative_to(stream_dir.resolve()) and path.parent != stream_dir
+    assert live.file_path("s", "v", "init.mp4") is not None
+
+
+def test_config_from_the_node_settings() -> None:
+    edge = EdgeConfig()
+    config = PackagerConfig.from_edge(edge, dvr_window_seconds=600)
+    assert config.segment_duration == edge.transcode.segment_duration
+    assert config.part_duration == edge.transcode.part_duration
+    assert config.dvr_window_seconds == 600
+    assert PackagerConfig.from_edge(edge).dvr_window_seconds == edge.dvr.window_seconds
