@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 
-from control_plane.fleet.live import LiveFleet, NodeSession
+from control_plane.fleet.live import LiveFleet, NodeSession, StreamSnapshot
 from control_plane.fleet.service import FleetService, NodeRefused
 from control_plane.metrics import Metrics
 from control_plane.streams.catalog import StreamCatalog
@@ -72,8 +72,12 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
             reader.cancel()
             self._live.close_session(session)
             log.info("node %s: session closed", name)
-        if reader.done() and not reader.cancelled() and reader.exception() is not None:
-            await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(reader.exception()))
+        failure = reader.exception() if reader.done() and not reader.cancelled() else None
+        if isinstance(failure, NodeRefused):
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(failure))
+        elif failure is not None:
+            log.error("node %s: session failed", name, exc_info=failure)
+            await context.abort(grpc.StatusCode.INTERNAL, "control plane error")
 
     async def _read_reports(
         self,
@@ -85,6 +89,7 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
             async for report in reports:
                 status = self._fleet.handle_report(name, report)
                 self._metrics.fleet_reports.inc()
+                self._publishing.reclaim(name, [StreamSnapshot.from_pb(s) for s in report.streams])
                 self._catalog.record_peaks([s.stream_id for s in report.streams])
                 ack = fleet_pb2.ReportAck(seq=report.seq, status=status)
                 await session.commands.put(fleet_pb2.Command(ack=ack))

@@ -18,6 +18,8 @@ class Action(enum.Enum):
     DENY = "deny"
     RESUME = "resume"
     START = "start"
+    # The same connection asked again (a retried call): the same answer, no change.
+    REPEAT = "repeat"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +43,7 @@ def decide_publish(
     caller: Caller,
     current: Stream | None,
     origin_carries_it: bool,
+    connection_id: str = "",
     now: float,
     grace: float,
 ) -> PublishVerdict:
@@ -55,6 +58,9 @@ def decide_publish(
     if current is None:
         return PublishVerdict(Action.START, "new stream")
     if current.status == "live":
+        same = connection_id and current.connection_id == connection_id
+        if same and current.origin_node == caller.node:
+            return PublishVerdict(Action.REPEAT, "already allowed for this connection")
         if origin_carries_it:
             return PublishVerdict(Action.DENY, "channel is already live from another connection")
         return PublishVerdict(Action.RESUME, "previous connection is gone; taking over")

@@ -13,9 +13,10 @@ import sqlite_utils
 from control_plane.errors import Conflict, NotFound
 from control_plane.events import EventBus
 from control_plane.fleet import status as st
-from control_plane.fleet.live import LiveFleet
+from control_plane.fleet.live import LiveFleet, StreamSnapshot
 from control_plane.store import nodes
 from control_plane.store import streams as store
+from control_plane.store.channels import Channel
 from control_plane.store.streams import Stream
 from control_plane.streams.channels import ChannelService
 from control_plane.streams.lifecycle import Action, Caller, decide_publish
@@ -62,6 +63,10 @@ class PublishService:
         self._report_window = report_window
         self._clock = clock
         self._granted_at: dict[str, float] = {}
+        # Streams this control plane put into `reconnecting` itself (origin silent,
+        # or not re-announced after a restart): their origin may still hold the
+        # broadcaster, and reclaims them by reporting them live.
+        self._orphaned: set[str] = set()
 
     def _carried(self, stream: Stream, now: float) -> bool:
         origin = nodes.get(self._db, stream.origin_node)
@@ -82,6 +87,7 @@ class PublishService:
             caller=Caller(node.name, node.roles, node.draining),
             current=current,
             origin_carries_it=current is not None and self._carried(current, now),
+            connection_id=connection_id,
             now=now,
             grace=self._settings.reconnect_grace_seconds,
         )
@@ -90,6 +96,9 @@ class PublishService:
         assert channel is not None
         if verdict.action is Action.DENY:
             return PublishResult("DENIED", verdict.reason, channel=channel.name)
+        if verdict.action is Action.REPEAT:
+            assert current is not None
+            return self._allowed(verdict.reason, channel, current, resumed=False)
         with self._db.conn:
             if verdict.action is Action.RESUME:
                 assert current is not None
@@ -100,12 +109,19 @@ class PublishService:
                 stream = self._start(channel.name, node_name, connection_id, now)
         self._granted_at[stream.id] = now
         self._publish_event(stream)
+        return self._allowed(
+            verdict.reason, channel, stream, resumed=verdict.action is Action.RESUME
+        )
+
+    def _allowed(
+        self, reason: str, channel: Channel, stream: Stream, *, resumed: bool
+    ) -> PublishResult:
         return PublishResult(
             "ALLOWED",
-            verdict.reason,
+            reason,
             channel=channel.name,
             stream_id=stream.id,
-            resumed=verdict.action is Action.RESUME,
+            resumed=resumed,
             discontinuity=stream.discontinuities,
             reconnect_grace_seconds=self._settings.reconnect_grace_seconds,
             dvr_window_seconds=channel.dvr_window_seconds or 0,
@@ -128,6 +144,7 @@ class PublishService:
         return stream
 
     def _resume(self, stream: Stream, origin: str, connection_id: str) -> Stream:
+        self._orphaned.discard(stream.id)
         store.update(
             self._db,
             stream.id,
@@ -146,6 +163,7 @@ class PublishService:
     def _end(self, stream: Stream, now: float) -> None:
         store.update(self._db, stream.id, {"status": "ended", "ended_at": now})
         self._granted_at.pop(stream.id, None)
+        self._orphaned.discard(stream.id)
 
     def _publish_event(self, stream: Stream | None) -> None:
         if stream is not None:
@@ -161,6 +179,7 @@ class PublishService:
             return
         if connection_id and stream.connection_id and connection_id != stream.connection_id:
             return  # a connection that was already replaced
+        self._orphaned.discard(stream.id)
         self._disconnect([stream])
 
     def _disconnect(self, streams: list[Stream]) -> None:
@@ -174,21 +193,39 @@ class PublishService:
             self._publish_event(store.get(self._db, stream.id))
 
     def origin_lost(self, node_name: str) -> None:
-        self._disconnect(
-            [s for s in store.active(self._db) if s.status == "live" and s.origin_node == node_name]
-        )
+        lost = [
+            s for s in store.active(self._db) if s.status == "live" and s.origin_node == node_name
+        ]
+        self._orphaned.update(s.id for s in lost)
+        self._disconnect(lost)
 
     def reconcile_after_restart(self) -> None:
         """After a restart, streams no origin has re-announced have no publisher."""
-        self._disconnect(
-            [
-                s
-                for s in store.active(self._db)
-                if s.status == "live"
-                and not self._live.carries(s.origin_node, s.id)
-                and s.id not in self._granted_at
-            ]
-        )
+        orphans = [
+            s
+            for s in store.active(self._db)
+            if s.status == "live"
+            and not self._live.carries(s.origin_node, s.id)
+            and s.id not in self._granted_at
+        ]
+        self._orphaned.update(s.id for s in orphans)
+        self._disconnect(orphans)
+
+    def reclaim(self, node_name: str, reports: list[StreamSnapshot]) -> None:
+        """An origin that came back still publishing: its orphaned streams are live again."""
+        now = self._clock()
+        for report in reports:
+            if not (
+                report.origin and report.state == "live" and report.stream_id in self._orphaned
+            ):
+                continue
+            stream = store.get(self._db, report.stream_id)
+            if stream and stream.status == "reconnecting" and stream.origin_node == node_name:
+                with self._db.conn:
+                    store.update(self._db, stream.id, {"status": "live", "disconnected_at": None})
+                self._granted_at[stream.id] = now
+                self._publish_event(store.get(self._db, stream.id))
+            self._orphaned.discard(report.stream_id)
 
     def sweep(self) -> None:
         """End streams whose reconnect grace ran out."""

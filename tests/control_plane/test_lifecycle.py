@@ -33,6 +33,10 @@ def test_outcomes() -> None:
     assert decide(current=stream("live"), origin_carries_it=False) is Action.RESUME
     assert decide(current=stream("reconnecting", 95.0)) is Action.RESUME
     assert decide(current=stream("reconnecting", 90.0)) is Action.RESUME  # grace inclusive
+    origin_retry = Caller("n0", ("ingest",), draining=False)
+    repeat = {"current": stream("live"), "origin_carries_it": True, "connection_id": "c0"}
+    assert decide(caller=origin_retry, **repeat) is Action.REPEAT
+    assert decide(**repeat) is Action.DENY  # same connection id from another node
 
 
 def test_an_expired_grace_starts_fresh_and_replaces_the_old_stream() -> None:

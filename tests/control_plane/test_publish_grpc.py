@@ -118,6 +118,9 @@ def test_publish_outcomes_and_the_reconnect_grace(cp: Running, key: str, session
 
     second = publish(cp, ingest, key, "c2")
     assert second.outcome == Outcome.DENIED and "already live" in second.reason
+    retried = publish(cp, ingest, key, "c1")
+    assert retried.outcome == Outcome.ALLOWED and retried.stream_id == first.stream_id
+    assert not retried.resumed and retried.discontinuity == 0
 
     stopped(cp, ingest, first.stream_id, "c-stale")  # not the current connection: ignored
     assert live(cp)["status"] == "live"
@@ -151,7 +154,12 @@ def test_a_silent_origin_puts_its_streams_into_reconnecting(
     ingest = enroll(cp.http, cp.admin, "ingest-1")
     session = sessions(ingest)
     first = publish(cp, ingest, key, "c1")
-    session.ack(report(1, streams=[carrying(first.stream_id, origin=True, hashes=[])]))
+    still_live = [carrying(first.stream_id, origin=True, hashes=[])]
+    session.ack(report(1, streams=still_live))
+    eventually(lambda: live(cp).get("status") == "reconnecting")
+    # It comes back still holding the broadcaster: the same stream is live again.
+    assert session.ack(report(2, streams=still_live)) == "healthy"
+    assert live(cp)["status"] == "live" and live(cp)["stream_id"] == first.stream_id
     eventually(lambda: live(cp).get("status") == "reconnecting")
     eventually(lambda: cp.http.get("/api/v1/streams/demo/live").status_code == 404)
 
