@@ -1,0 +1,225 @@
+"""The origin's ladder against the ffmpeg CLI: CPU per media second and real-time factor.
+
+Both sides take the shared 720p clip (1280x720p30 H.264 High with B-frames, AAC) three
+times over (~30 s of media) as fast as they can and produce the default ladder for it:
+the source passed through, 480p/360p/160p in libx264 veryfast + zerolatency, no
+B-frames, closed GOP, an IDR every 2 s, CBR-like bitrate/maxrate/bufsize, AAC passed
+through, written as fMP4 HLS.
+
+- ours: the source events (demuxed beforehand, as ingest would hand them over) go
+  through `TranscodeWorker` (its worker process) into the per-stream packager writing
+  CMAF/LL-HLS to a temporary directory; if the packager cannot be imported, the
+  encoded events go to a null sink and the output says so.
+- ffmpeg: one CLI process, decode once, split, scale (bicubic, its default),
+  `-f hls -hls_segment_type fmp4 -var_stream_map`.
+
+CPU is user+system seconds of this process and its reaped children (getrusage),
+divided by media seconds; the real-time factor is media seconds over wall seconds.
+Rounds alternate; p50s are printed, then the ratios ours/ffmpeg.
+Targets: CPU ratio <= 0.9, real-time-factor ratio >= 1.2.
+
+    .venv/bin/python bench/transcode_ladder.py [--rounds 3] [--loops 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import av
+import trio
+
+from edge_node.media import (
+    AudioConfig,
+    EncodedEvent,
+    SourceConfig,
+    SourceEnd,
+    SourceEvent,
+    SourcePacket,
+    TrackKind,
+    VideoConfig,
+)
+from edge_node.transcode.worker import TranscodeWorker
+from shared.config import TranscodeSection
+from shared.ladder import SourceVideo, plan_ladder
+
+CLIP = Path(__file__).resolve().parents[1].parent / "shared" / "media" / "src720.mp4"
+CLIP_MS = 10_000
+
+
+@dataclass(frozen=True)
+class Run:
+    cpu: float  # CPU seconds per media second
+    rtf: float  # media seconds per wall second
+    sink: str
+
+
+def cpu_seconds() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def source_events(loops: int) -> list[SourceEvent]:
+    """The clip `loops` times with rebased timestamps, as ingest would deliver it."""
+    packets: list[SourcePacket] = []
+    with av.open(str(CLIP)) as container:
+        video, audio = container.streams.video[0], container.streams.audio[0]
+        config = SourceConfig(
+            VideoConfig("h264", bytes(video.codec_context.extradata or b""), 1280, 720),
+            AudioConfig("aac", bytes(audio.codec_context.extradata or b""), 48_000, 2),
+        )
+        for packet in container.demux(video, audio):
+            if packet.dts is None or packet.time_base is None:
+                continue
+            tb = packet.time_base
+            pts = packet.pts if packet.pts is not None else packet.dts
+            kind: TrackKind = "video" if packet.stream.type == "video" else "audio"
+            packets.append(
+                SourcePacket(
+                    kind,
+                    round(packet.dts * tb * 1000) + 67,
+                    round(pts * tb * 1000) + 67,
+                    packet.is_keyframe,
+                    bytes(packet),
+                )
+            )
+    packets.sort(key=lambda p: p.dts)
+    looped: list[SourceEvent] = [config]
+    for i in range(loops):
+        shift = i * CLIP_MS
+        looped += [replace(p, dts=p.dts + shift, pts=p.pts + shift) for p in packets]
+    return [*looped, SourceEnd("benchmark over")]
+
+
+def make_sink(
+    directory: Path,
+) -> tuple[str, Callable[[trio.MemoryReceiveChannel[EncodedEvent]], Awaitable[object]]]:
+    try:
+        from edge_node.package.packager import PackagerConfig, StreamPackager
+    except ImportError as exc:
+        print(f"note: packager not importable ({exc}); encoded output goes to a null sink")
+        return "null sink", _null_sink
+    packager = StreamPackager("bench", directory, PackagerConfig())
+    return "CMAF/LL-HLS packager", packager.run
+
+
+async def _null_sink(receive: trio.MemoryReceiveChannel[EncodedEvent]) -> None:
+    async with receive:
+        async for _ in receive:
+            pass
+
+
+async def _ours(events: list[SourceEvent], directory: Path) -> str:
+    # Fed faster than live, a worker slower than real time on a busy box would shed
+    # renditions; the comparison needs the whole ladder every time.
+    settings = TranscodeSection(shed_lag_seconds=1e9)
+    worker = TranscodeWorker(settings)
+    sink_name, sink = make_sink(directory)
+    source_send, source_receive = trio.open_memory_channel[SourceEvent](64)
+    out_send, out_receive = trio.open_memory_channel[EncodedEvent](256)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(sink, out_receive)
+        nursery.start_soon(worker.run, source_receive, out_send)
+        async with source_send:
+            for event in events:
+                await source_send.send(event)
+    return sink_name
+
+
+def run_ours(events: list[SourceEvent], media_seconds: float) -> Run:
+    directory = Path(tempfile.mkdtemp(prefix="ladder-ours-"))
+    try:
+        cpu0, wall0 = cpu_seconds(), time.perf_counter()
+        sink = trio.run(_ours, events, directory)
+        wall, cpu = time.perf_counter() - wall0, cpu_seconds() - cpu0
+        if sink != "null sink" and not any(directory.rglob("*.m4s")):
+            raise SystemExit("the packager wrote no segments; the run does not count")
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    return Run(cpu / media_seconds, media_seconds / wall, sink)
+
+
+def ffmpeg_command(loops: int, out: Path) -> list[str]:
+    plans = [
+        p
+        for p in plan_ladder(TranscodeSection().ladder, SourceVideo(1280, 720, 30.0))
+        if not p.passthrough
+    ]
+    scales = ";".join(f"[s{i}]scale={p.width}:{p.height}[v{i}]" for i, p in enumerate(plans))
+    split = f"[0:v]split={len(plans)}" + "".join(f"[s{i}]" for i in range(len(plans)))
+    command = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y"]
+    command += ["-stream_loop", str(loops - 1), "-i", str(CLIP)]
+    command += ["-filter_complex", f"{split};{scales}", "-map", "0:v"]
+    for i in range(len(plans)):
+        command += ["-map", f"[v{i}]"]
+    command += ["-map", "0:a"] * (len(plans) + 1)
+    command += ["-c:v:0", "copy"]
+    for i, p in enumerate(plans, start=1):
+        command += [f"-c:v:{i}", "libx264", f"-profile:v:{i}", p.profile]
+        command += [f"-b:v:{i}", str(p.video_bitrate), f"-maxrate:v:{i}", str(p.maxrate)]
+        command += [f"-bufsize:v:{i}", str(p.bufsize)]
+    command += ["-preset", "veryfast", "-tune", "zerolatency", "-bf", "0", "-g", "480"]
+    command += ["-sc_threshold", "0", "-flags", "+cgop"]
+    command += ["-force_key_frames", "expr:gte(t,n_forced*2)", "-c:a", "copy"]
+    streams = " ".join(f"v:{i},a:{i}" for i in range(len(plans) + 1))
+    command += ["-f", "hls", "-hls_time", "2", "-hls_segment_type", "fmp4", "-hls_list_size", "0"]
+    command += ["-var_stream_map", streams, "-master_pl_name", "master.m3u8"]
+    command += ["-hls_segment_filename", str(out / "%v" / "%d.m4s"), str(out / "%v" / "index.m3u8")]
+    return command
+
+
+def run_ffmpeg(loops: int, media_seconds: float) -> Run:
+    directory = Path(tempfile.mkdtemp(prefix="ladder-ffmpeg-"))
+    try:
+        cpu0, wall0 = cpu_seconds(), time.perf_counter()
+        subprocess.run(ffmpeg_command(loops, directory), check=True)
+        wall, cpu = time.perf_counter() - wall0, cpu_seconds() - cpu0
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    return Run(cpu / media_seconds, media_seconds / wall, "fMP4 HLS files")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--loops", type=int, default=3, help="times the 10 s clip is fed")
+    args = parser.parse_args()
+    if not CLIP.exists():
+        sys.exit(f"missing {CLIP}")
+    events = source_events(args.loops)
+    media = args.loops * CLIP_MS / 1000
+    print(f"{media:.0f} s of 1280x720p30 media, ladder source + 480p/360p/160p, AAC passthrough")
+    ours: list[Run] = []
+    theirs: list[Run] = []
+    for round_no in range(1, args.rounds + 1):
+        # Alternate which side goes first so a noisy neighbour hurts both alike.
+        order = (("ours", run_ours), ("ffmpeg", run_ffmpeg))
+        for name, _ in order if round_no % 2 else order[::-1]:
+            run = run_ours(events, media) if name == "ours" else run_ffmpeg(args.loops, media)
+            (ours if name == "ours" else theirs).append(run)
+            print(
+                f"round {round_no} {name:6s} cpu {run.cpu:.3f} s/s  rtf {run.rtf:.2f}x"
+                f"  ({run.sink})"
+            )
+    cpu_ours = statistics.median(r.cpu for r in ours)
+    cpu_ffmpeg = statistics.median(r.cpu for r in theirs)
+    rtf_ours = statistics.median(r.rtf for r in ours)
+    rtf_ffmpeg = statistics.median(r.rtf for r in theirs)
+    print(f"p50 ours   cpu {cpu_ours:.3f} s per media s, rtf {rtf_ours:.2f}x  -> {ours[0].sink}")
+    print(f"p50 ffmpeg cpu {cpu_ffmpeg:.3f} s per media s, rtf {rtf_ffmpeg:.2f}x")
+    print(f"ratio cpu ours/ffmpeg {cpu_ours / cpu_ffmpeg:.2f}x (target <= 0.90)")
+    print(f"ratio rtf ours/ffmpeg {rtf_ours / rtf_ffmpeg:.2f}x (target >= 1.20)")
+
+
+if __name__ == "__main__":
+    main()
