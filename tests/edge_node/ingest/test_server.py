@@ -1,0 +1,276 @@
+"""The trio server against real clients (ffmpeg CLI, PyAV) and hostile ones, on loopback."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import trio
+from rtmp_testclient import Publisher, simple_c0c1
+
+from edge_node.ingest.recorder import FlvRecorder
+from edge_node.ingest.rtmp._handshake import PACKET_SIZE
+from edge_node.ingest.rtmp.server import PublishGrant, PublishRefusal, serve_rtmp
+from edge_node.media import SourceEvent
+from shared.config import RtmpSection
+
+SOURCE = Path(__file__).parents[4] / "shared" / "media" / "src720.mp4"
+PUBLISHER = Path(__file__).parent / "pyav_publisher.py"
+KEY = "goodkey"
+CLIENT_DEADLINE = 60.0
+
+
+@dataclass
+class KeyAuthorizer:
+    """Grants the one known key; remembers every stop."""
+
+    grants: list[PublishGrant] = field(default_factory=list)
+    stops: list[tuple[PublishGrant, str]] = field(default_factory=list)
+    stopped_event: trio.Event = field(default_factory=trio.Event)
+
+    async def authorize(
+        self, app: str, stream_key: str, client_address: str, connection_id: str
+    ) -> PublishGrant | PublishRefusal:
+        if stream_key != KEY:
+            return PublishRefusal("BadName", "unknown stream key")
+        grant = PublishGrant(channel=f"{app}-demo", stream_id=uuid.uuid4().hex[:8], resumed=False)
+        self.grants.append(grant)
+        return grant
+
+    async def stopped(self, grant: PublishGrant, connection_id: str, reason: str) -> None:
+        self.stops.append((grant, reason))
+        self.stopped_event.set()
+
+
+@dataclass
+class Server:
+    port: int
+    authorizer: KeyAuthorizer
+    recorder: FlvRecorder
+
+    def url(self, key: str = KEY) -> str:
+        return f"rtmp://127.0.0.1:{self.port}/live/{key}"
+
+    async def wait_recordings(self, count: int) -> list[Path]:
+        with trio.fail_after(CLIENT_DEADLINE):
+            return await self.recorder.wait_finished(count)
+
+
+def config(**overrides: float) -> RtmpSection:
+    values: dict[str, float] = {
+        "handshake_timeout": 2.0,
+        "publish_timeout": 5.0,
+        "idle_timeout": 3.0,
+        "max_message_size": 2 * 1024 * 1024,
+        **overrides,
+    }
+    return RtmpSection(host="127.0.0.1", port=0, **values)  # type: ignore[arg-type]
+
+
+@asynccontextmanager
+async def running(tmp_path: Path, cfg: RtmpSection | None = None) -> AsyncIterator[Server]:
+    authorizer = KeyAuthorizer()
+    recorder = FlvRecorder(tmp_path)
+    async with trio.open_nursery() as nursery:
+        listeners = await nursery.start(serve_rtmp, cfg or config(), authorizer, recorder)
+        port = listeners[0].socket.getsockname()[1]
+        yield Server(port, authorizer, recorder)
+        nursery.cancel_scope.cancel()
+
+
+async def run(argv: list[str]) -> subprocess.CompletedProcess[bytes]:
+    with trio.fail_after(CLIENT_DEADLINE):
+        return await trio.run_process(argv, capture_stdout=True, capture_stderr=True, check=False)
+
+
+async def ffmpeg_push(url: str, *extra: str) -> subprocess.CompletedProcess[bytes]:
+    argv = ["ffmpeg", "-nostdin", "-v", "error", *extra, "-i", str(SOURCE), "-c", "copy"]
+    return await run([*argv, "-f", "flv", url])
+
+
+async def video_frames(path: Path) -> int:
+    probe = await run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-count_frames",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=nb_read_frames,codec_name,width,height",
+            "-of",
+            "json",
+            str(path),
+        ]
+    )
+    assert probe.returncode == 0, probe.stderr
+    stream = json.loads(probe.stdout)["streams"][0]
+    return int(stream["nb_read_frames"])
+
+
+async def source_frames() -> int:
+    return await video_frames(SOURCE)
+
+
+async def test_ffmpeg_publish_is_recorded_frame_for_frame(tmp_path: Path) -> None:
+    async with running(tmp_path) as server:
+        result = await ffmpeg_push(server.url())
+        assert result.returncode == 0, result.stderr
+        (recording,) = await server.wait_recordings(1)
+        assert await video_frames(recording) == await source_frames()
+        assert [reason for _, reason in server.authorizer.stops] == ["unpublished (FCUnpublish)"]
+
+
+async def test_pyav_publish_is_recorded_frame_for_frame(tmp_path: Path) -> None:
+    async with running(tmp_path) as server:
+        result = await run([sys.executable, str(PUBLISHER), server.url(), "60"])
+        assert result.returncode == 0, result.stderr
+        sent = int(result.stdout.split()[-1])
+        (recording,) = await server.wait_recordings(1)
+        assert await video_frames(recording) == sent == 60
+
+
+async def test_wrong_key_is_refused_and_ffmpeg_fails(tmp_path: Path) -> None:
+    async with running(tmp_path) as server:
+        with trio.fail_after(10):
+            result = await ffmpeg_push(server.url("wrong"))
+        assert result.returncode != 0
+        assert server.authorizer.grants == [] and server.recorder.paths == []
+
+
+async def hostile(port: int, payload: bytes, *, then_wait: bool = True) -> bytes:
+    """Send payload, then read until the server closes; returns what it sent back."""
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    received = bytearray()
+    async with stream:
+        with trio.fail_after(15):
+            try:
+                await stream.send_all(payload)
+                while then_wait and (data := await stream.receive_some(65536)):
+                    received += data
+            except trio.BrokenResourceError:
+                pass  # the server closed while we were still sending: that is the point
+    return bytes(received)
+
+
+def ten_thousand_chunk_streams() -> bytes:
+    # With 1-byte chunks, each three-byte chunk stream id opens a 100-byte message and
+    # sends 1 byte of it.
+    head = simple_c0c1() + bytes(PACKET_SIZE) + Publisher().set_chunk_size(1)
+    opens = b"".join(
+        b"\x01"
+        + (csid - 64).to_bytes(2, "little")
+        + bytes(3)
+        + (100).to_bytes(3, "big")
+        + b"\x09"
+        + bytes(4)
+        + b"x"
+        for csid in range(100, 10_100)
+    )
+    return head + opens
+
+
+def huge_declared_message() -> bytes:
+    pub = Publisher()
+    # The biggest a chunk header can declare (16 MiB), in one chunk of a 2 GiB chunk size.
+    return (
+        simple_c0c1()
+        + bytes(PACKET_SIZE)
+        + pub.set_chunk_size(0x7FFFFFFF)
+        + b"\x06"
+        + bytes(3)
+        + b"\xff\xff\xff\x09"
+        + bytes(4)
+        + os.urandom(65536)
+    )
+
+
+async def test_hostile_clients_are_closed_while_a_publisher_goes_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="edge_node.ingest")
+    async with running(tmp_path) as server:
+        async with trio.open_nursery() as nursery:
+            results: dict[str, bytes] = {}
+
+            async def attack(name: str, payload: bytes) -> None:
+                results[name] = await hostile(server.port, payload)
+
+            nursery.start_soon(attack, "random", b"\x03" + os.urandom(2 * 1024 * 1024))
+            nursery.start_soon(attack, "stall", simple_c0c1()[:700])
+            nursery.start_soon(attack, "huge", huge_declared_message())
+            nursery.start_soon(attack, "streams", ten_thousand_chunk_streams())
+            push = await ffmpeg_push(server.url())
+        assert push.returncode == 0, push.stderr
+        assert set(results) == {"random", "stall", "huge", "streams"}
+        assert results["stall"] == b""  # no handshake reply to half a C1, then closed
+        (recording,) = await server.wait_recordings(1)
+        assert await video_frames(recording) == await source_frames()
+    logged = caplog.text
+    assert "more than 64 chunk streams" in logged
+    assert "message of 16777215 bytes exceeds the limit" in logged
+    assert "timed out (handshake)" in logged
+    assert logged.count("protocol error") >= 3  # the random bytes too
+
+
+async def test_connection_limit_per_address(tmp_path: Path) -> None:
+    async with running(tmp_path, config(max_connections_per_ip=2)) as server:
+        first = await trio.open_tcp_stream("127.0.0.1", server.port)
+        second = await trio.open_tcp_stream("127.0.0.1", server.port)
+        async with first, second:
+            third = await hostile(server.port, simple_c0c1())
+            assert third == b""  # closed without a handshake reply
+            await first.send_all(simple_c0c1())
+            with trio.fail_after(10):
+                reply = await first.receive_some(65536)
+            assert reply[0] == 3
+
+
+async def test_idle_publisher_is_timed_out(tmp_path: Path) -> None:
+    async with running(tmp_path, config(idle_timeout=0.5)) as server:
+        stream = await trio.open_tcp_stream("127.0.0.1", server.port)
+        async with stream:
+            await stream.send_all(Publisher().opening(KEY))
+            with trio.fail_after(15):
+                await server.authorizer.stopped_event.wait()
+        ((_, reason),) = server.authorizer.stops
+        assert reason.startswith("timed out")
+
+
+class StuckSink:
+    """A consumer that never reads: the hand-off fills and the stream must be dropped."""
+
+    def __init__(self) -> None:
+        self.channels: list[trio.MemoryReceiveChannel[SourceEvent]] = []
+
+    @asynccontextmanager
+    async def open(self, grant: PublishGrant) -> AsyncIterator[trio.MemorySendChannel[SourceEvent]]:
+        send, receive = trio.open_memory_channel[SourceEvent](8)
+        self.channels.append(receive)
+        async with send:
+            yield send
+
+
+async def test_slow_consumer_drops_its_stream() -> None:
+    authorizer = KeyAuthorizer()
+    async with trio.open_nursery() as nursery:
+        cfg = config(handoff_queue=8)
+        listeners = await nursery.start(serve_rtmp, cfg, authorizer, StuckSink())
+        port = listeners[0].socket.getsockname()[1]
+        result = await ffmpeg_push(f"rtmp://127.0.0.1:{port}/live/{KEY}")
+        assert result.returncode != 0
+        with trio.fail_after(10):
+            await authorizer.stopped_event.wait()
+        ((_, reason),) = authorizer.stops
+        assert "dropping stream" in reason
+        nursery.cancel_scope.cancel()
