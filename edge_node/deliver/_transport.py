@@ -21,6 +21,7 @@ _MSG_MORE = getattr(socket, "MSG_MORE", 0)
 class Transport(Protocol):
     async def receive(self) -> bytes: ...
     async def send_all(self, data: bytes, *, more: bool = False) -> None: ...
+    async def send_parts(self, head: bytes, body: bytes) -> None: ...
     async def send_file(self, fd: int, offset: int, count: int) -> None: ...
     async def aclose(self) -> None: ...
 
@@ -41,9 +42,9 @@ class PlainTransport:
             except (ConnectionResetError, BrokenPipeError):
                 return b""
 
-    async def send_all(self, data: bytes, *, more: bool = False) -> None:
+    async def send_all(self, data: bytes, *, more: bool = False, offset: int = 0) -> None:
         flags = _MSG_MORE if more else 0
-        view = memoryview(data)
+        view = memoryview(data)[offset:]
         while view:
             try:
                 sent = self._raw.send(view, flags)
@@ -53,6 +54,20 @@ class PlainTransport:
             except OSError as exc:
                 raise trio.BrokenResourceError(str(exc)) from exc
             view = view[sent:]
+
+    async def send_parts(self, head: bytes, body: bytes) -> None:
+        # Gathered in one syscall, without joining (copying) the body onto the head.
+        try:
+            sent = self._raw.sendmsg((head, body))
+        except BlockingIOError:
+            sent = 0
+        except OSError as exc:
+            raise trio.BrokenResourceError(str(exc)) from exc
+        if sent < len(head):
+            await self.send_all(head[sent:], more=True)
+            await self.send_all(body)
+        elif sent - len(head) < len(body):
+            await self.send_all(body, offset=sent - len(head))
 
     async def send_file(self, fd: int, offset: int, count: int) -> None:
         while count > 0:
@@ -85,6 +100,9 @@ class TlsTransport:
 
     async def send_all(self, data: bytes, *, more: bool = False) -> None:
         await self._stream.send_all(data)
+
+    async def send_parts(self, head: bytes, body: bytes) -> None:
+        await self._stream.send_all(head + body)
 
     async def send_file(self, fd: int, offset: int, count: int) -> None:
         # No sendfile through TLS: bounded reads from the page cache instead.

@@ -9,7 +9,7 @@ import gzip
 import re
 from collections.abc import Callable
 
-from edge_node.deliver.http import Request
+from edge_node.deliver.http import Request, encode_fields
 from edge_node.deliver.response import Body, FileBody, Headers, Response
 
 IMMUTABLE = b"public, max-age=31536000, immutable"
@@ -33,6 +33,7 @@ _TYPES = {
     "jpg": b"image/jpeg",
     "json": b"application/json",
 }
+_FIELDS: dict[tuple[str, bytes], bytes] = {}
 _RANGE = re.compile(rb"bytes=(\d*)-(\d*)")
 
 
@@ -92,6 +93,22 @@ def error(status: int, reason: str = "") -> Response:
     return Response(status, headers, body)
 
 
+def _object_fields(name: str, cache_control: bytes) -> bytes:
+    key = (name.rpartition(".")[2], cache_control)
+    block = _FIELDS.get(key)
+    if block is None:
+        block = encode_fields(
+            [
+                *CORS,
+                (b"content-type", content_type(name)),
+                (b"cache-control", cache_control),
+                (b"accept-ranges", b"bytes"),
+            ]
+        )
+        _FIELDS[key] = block
+    return block
+
+
 def stored_object(
     request: Request,
     name: str,
@@ -104,19 +121,13 @@ def stored_object(
     cache_control: bytes = IMMUTABLE,
 ) -> Response:
     """A complete object from a file descriptor or memory, with 304/206/416 handled."""
-    headers = [
-        *CORS,
-        (b"content-type", content_type(name)),
-        (b"cache-control", cache_control),
-        (b"etag", etag),
-        (b"accept-ranges", b"bytes"),
-    ]
+    fields = _object_fields(name, cache_control) + b"etag: " + etag + b"\r\n"
     if not_modified(request, etag):
-        return Response(304, headers, release=release)
+        return Response(304, [], raw_headers=fields, release=release)
     span = byte_range(request, size)
     if span is False:
-        headers.append((b"content-range", b"bytes */%d" % size))
-        return Response(416, headers, release=release)
+        fields += b"content-range: bytes */%d\r\n" % size
+        return Response(416, [], raw_headers=fields, release=release)
     first, last = span if isinstance(span, tuple) else (0, size - 1)
     length = last - first + 1 if size else 0
     body: Body
@@ -126,9 +137,9 @@ def stored_object(
         assert fd is not None
         body = FileBody(fd, first, length)
     if isinstance(span, tuple):
-        headers.append((b"content-range", b"bytes %d-%d/%d" % (first, last, size)))
-        return Response(206, headers, body, release=release)
-    return Response(200, headers, body, release=release)
+        fields += b"content-range: bytes %d-%d/%d\r\n" % (first, last, size)
+        return Response(206, [], body, raw_headers=fields, release=release)
+    return Response(200, [], body, raw_headers=fields, release=release)
 
 
 def playlist(request: Request, body: bytes, *, cache_control: bytes = PLAYLIST_MAX_AGE) -> Response:

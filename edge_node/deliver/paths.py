@@ -7,6 +7,7 @@ refused here; nothing downstream ever joins an unchecked string onto a directory
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from enum import Enum
@@ -61,8 +62,9 @@ def is_name(text: str) -> bool:
     return bool(_NAME.fullmatch(text)) and ".." not in text
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_target(target: bytes) -> Route:
-    """The route for a request target, or `BadTarget`."""
+    """The route for a request target, or `BadTarget` (popular targets are remembered)."""
     raw_path, _, raw_query = target.partition(b"?")
     if len(raw_query) > _MAX_QUERY:
         raise BadTarget(414, "query too long")

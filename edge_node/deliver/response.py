@@ -38,6 +38,8 @@ class Response:
     status: int
     headers: Headers
     body: Body = b""
+    # Header lines already encoded (`http.encode_fields`), sent after `headers`.
+    raw_headers: bytes = b""
     # Called once the answer is sent or abandoned (closes files, unpins cache entries).
     release: Callable[[], None] | None = field(default=None, compare=False)
 

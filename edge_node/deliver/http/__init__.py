@@ -8,7 +8,7 @@ from edge_node.deliver.http._events import (
     Need,
     Request,
 )
-from edge_node.deliver.http._head import encode_head
+from edge_node.deliver.http._head import encode_fields, encode_head
 from edge_node.deliver.http._limits import Limits
 
 __all__ = [
@@ -19,5 +19,6 @@ __all__ = [
     "Limits",
     "Need",
     "Request",
+    "encode_fields",
     "encode_head",
 ]

@@ -106,7 +106,8 @@ class H1Connection:
         self._parser = httptools.HttpRequestParser(self._parse)
         self._parse.parser = self._parser
         self._events: deque[Request] = deque()
-        self._unparsed = bytearray()
+        self._unparsed = b""
+        self._offset = 0
         self._peer_closed = False
         self._upgraded = False
         self._answering: Request | None = None
@@ -115,19 +116,23 @@ class H1Connection:
     @property
     def mid_request(self) -> bool:
         """Part of a request has arrived (the header timeout applies, not the idle one)."""
-        return self._parse.in_message or bool(self._unparsed)
+        return self._parse.in_message or self._offset < len(self._unparsed)
 
     @property
-    def can_read(self) -> bool:
-        """More bytes are worth reading (nothing parsed is waiting to be answered)."""
-        return not self._events and not self._unparsed and not self.closing
+    def buffered(self) -> int:
+        """Bytes received and not yet parsed."""
+        return len(self._unparsed) - self._offset
 
     def receive_data(self, data: bytes) -> None:
         """Bytes from the peer; b"" means the peer closed its side."""
-        if data:
-            self._unparsed += data
-        else:
+        if not data:
             self._peer_closed = True
+        elif self._offset < len(self._unparsed):
+            self._unparsed = self._unparsed[self._offset :] + data
+            self._offset = 0
+        else:
+            # The usual case, a read holding whole requests: kept as is, not copied.
+            self._unparsed, self._offset = data, 0
 
     def next_event(self) -> Request | Need:
         """The next request, NEED_DATA, or CLOSED; raises `HttpProtocolError` to refuse."""
@@ -139,7 +144,7 @@ class H1Connection:
             if self._parse.error is not None:
                 self.closing = True
                 raise self._parse.error
-            if not self._unparsed:
+            if self._offset >= len(self._unparsed):
                 if self._peer_closed:
                     self.closing = True
                     return CLOSED
@@ -150,8 +155,10 @@ class H1Connection:
         return request
 
     def _feed_slice(self) -> None:
-        chunk = bytes(self._unparsed[:_FEED_SLICE])
-        del self._unparsed[:_FEED_SLICE]
+        start = self._offset
+        self._offset = min(start + _FEED_SLICE, len(self._unparsed))
+        whole = start == 0 and self._offset == len(self._unparsed)
+        chunk = self._unparsed if whole else self._unparsed[start : self._offset]
         if self._upgraded:
             return  # bytes after an Upgrade request are not HTTP/1.1 we answer
         parse = self._parse
@@ -161,7 +168,7 @@ class H1Connection:
         except httptools.HttpParserUpgrade:
             # Upgrades (h2c, websocket) are not offered: answer the request, then close.
             self._upgraded = True
-            self._unparsed.clear()
+            self._unparsed, self._offset = b"", 0
         except httptools.HttpParserError as exc:
             self._parse._fail(400, f"malformed request: {exc}")
         # Counted per slice, so a head may pass the limit by at most one slice.
@@ -178,7 +185,12 @@ class H1Connection:
             parse._fail(429, "too many pipelined requests")
 
     def response_head(
-        self, status: int, headers: list[tuple[bytes, bytes]], *, close: bool = False
+        self,
+        status: int,
+        headers: list[tuple[bytes, bytes]],
+        *,
+        raw: bytes = b"",
+        close: bool = False,
     ) -> bytes:
         """The bytes of the head answering the current request (or an error if none)."""
         request = self._answering
@@ -188,7 +200,7 @@ class H1Connection:
             headers = [*headers, (b"connection", b"close")]
         elif request is not None and request.http_version == "1.0":
             headers = [*headers, (b"connection", b"keep-alive")]
-        return encode_head(status, headers)
+        return encode_head(status, headers, raw)
 
     def response_done(self) -> None:
         """The body of the current answer is fully written; the next request may follow."""

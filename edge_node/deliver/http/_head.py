@@ -23,11 +23,17 @@ def _date() -> bytes:
     return _date_line
 
 
-def encode_head(status: int, headers: list[tuple[bytes, bytes]]) -> bytes:
-    """`HTTP/1.1 <status>` with `headers` and a Date; names and values must be clean."""
+def encode_head(status: int, headers: list[tuple[bytes, bytes]], raw: bytes = b"") -> bytes:
+    """`HTTP/1.1 <status>` with `headers`, then `raw` (header lines already encoded, each
+    ending in CRLF), and a Date; names and values must be clean."""
     line = _STATUS_LINES.get(status) or f"HTTP/1.1 {status} Unknown\r\n".encode("ascii")
-    parts = [line, _date()]
+    parts = [line, _date(), raw]
     for name, value in headers:
         parts.append(name + b": " + value + b"\r\n")
     parts.append(b"\r\n")
     return b"".join(parts)
+
+
+def encode_fields(headers: list[tuple[bytes, bytes]]) -> bytes:
+    """Header lines for `encode_head(raw=...)`: encode constant ones once, not per answer."""
+    return b"".join(name + b": " + value + b"\r\n" for name, value in headers)

@@ -204,7 +204,7 @@ def _drive(chunks: list[bytes], limits: Limits) -> None:
         except HttpProtocolError:
             return
         # Memory stays bounded: nothing buffered beyond one read plus a slice.
-        assert len(conn._unparsed) <= len(chunk) + 4096
+        assert conn.buffered <= len(chunk) + 4096
 
 
 @settings(max_examples=300, deadline=None)
