@@ -138,6 +138,8 @@ class LiveStreams:
         ]
         if not variants:
             return None
+        # Some players start with the first variant: never the audio-only one.
+        variants.sort(key=lambda v: v.resolution is None)
         return render_master(variants).encode()
 
     async def media_playlist(

@@ -128,9 +128,9 @@ def render_media(
         start += seg.duration
     if pl.ended:
         lines.append("#EXT-X-ENDLIST")
-    else:
-        msn, part = pl.next_part()
-        lines.append(f'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="{part_name(msn, part)}"')
+        return "\n".join(lines) + "\n"
+    msn, part = pl.next_part()
+    lines.append(f'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="{part_name(msn, part)}"')
     for r in reports:
         lines.append(
             f'#EXT-X-RENDITION-REPORT:URI="{r.uri}",LAST-MSN={r.last_msn},LAST-PART={r.last_part}'

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 from collections.abc import AsyncIterator, Callable, Iterable
+from itertools import chain
 from pathlib import Path
 
 import m3u8
@@ -40,6 +41,12 @@ def events_for(clip, rendition: str = "v") -> list[EncodedEvent]:  # type: ignor
     for s in clip.samples:
         out.append(dataclasses.replace(s, rendition=rendition) if s.kind == "video" else s)
     return out
+
+
+def _for_rendition(event: EncodedEvent, rendition: str) -> EncodedEvent:
+    if isinstance(event, EncodedSample | RenditionStart):
+        return dataclasses.replace(event, rendition=rendition)
+    return event
 
 
 async def feed(live: LiveStreams, stream_id: str, events: Iterable[EncodedEvent]) -> None:
@@ -93,7 +100,9 @@ async def test_packaged_stream_plays_as_playlists(
     streams: LiveStreams, tmp_path: Path, make_clip: Callable, check_playlist: Callable
 ) -> None:
     clip = make_clip(6.0)
-    await feed(streams, "s1", events_for(clip, "360p"))
+    # As the transcoder does: the shared audio is a rendition of its own too.
+    audio_start = RenditionStart("audio", None, clip.audio)
+    await feed(streams, "s1", [audio_start, *events_for(clip, "360p")])
     directory = tmp_path / "live" / "s1" / "360p"
     assert sorted(p.name for p in directory.glob("*.m4s") if p.name.count(".") == 1) == [
         "0.m4s",
@@ -106,13 +115,15 @@ async def test_packaged_stream_plays_as_playlists(
     assert (directory / "1.m4s").read_bytes().endswith(parts)
     master = streams.master_playlist("s1")
     assert master is not None
-    variant = m3u8.loads(master.decode()).playlists[0]
+    variant, audio_only = m3u8.loads(master.decode()).playlists
     assert variant.uri == "360p/index.m3u8"
+    assert audio_only.uri == "audio/index.m3u8" and audio_only.stream_info.codecs == "mp4a.40.2"
     assert variant.stream_info.codecs == f"{clip.video.codec_string},mp4a.40.2"
     assert variant.stream_info.resolution == (320, 180)
     assert variant.stream_info.bandwidth >= variant.stream_info.average_bandwidth > 0
     text = await streams.media_playlist("s1", "360p")
     assert isinstance(text, bytes) and text.endswith(b"#EXT-X-ENDLIST\n")
+    assert b"#EXT-X-RENDITION-REPORT" not in text  # nothing to report once ended
     check_playlist(text.decode())
     index = directory / "index.m3u8"
     index.write_bytes(text)
@@ -122,7 +133,7 @@ async def test_packaged_stream_plays_as_playlists(
     assert isinstance(dvr, bytes)
     checked = check_playlist(dvr.decode(), low_latency=False)
     assert checked.segments == ("0.m4s", "1.m4s", "2.m4s")
-    media = [p for p in directory.iterdir() if p.suffix in (".m4s", ".mp4")]
+    media = [p for p in directory.parent.glob("*/*") if p.suffix in (".m4s", ".mp4")]
     assert streams.disk_bytes() == sum(p.stat().st_size for p in media)
 
 
@@ -130,7 +141,8 @@ async def test_blocking_reload_wakes_on_the_write(
     streams: LiveStreams, make_clip: Callable
 ) -> None:
     clip = make_clip(4.0, audio=False)
-    events = events_for(clip)
+    # Each event for rendition "v" is followed by the same for a sibling "w".
+    events = [(e, _for_rendition(e, "w")) for e in events_for(clip)]
     handle = await streams.open_stream("s2")
     answers: list[tuple[float, bytes | int]] = []
     first_answer = trio.Event()
@@ -142,24 +154,26 @@ async def test_blocking_reload_wakes_on_the_write(
         first_answer.set()
 
     async with handle.send, trio.open_nursery() as nursery:
-        await handle.send.send(events[0])  # RenditionStart
+        for event in events[0]:  # RenditionStart
+            await handle.send.send(event)
         await until(lambda: streams.master_playlist("s2") is not None)
         nursery.start_soon(reader, 0, 2)
         nursery.start_soon(reader, 1, 0)
         await trio.testing.wait_all_tasks_blocked()
-        for event in events[1:21]:  # 20 frames: parts 0.0 and 0.1 exist
+        for event in chain.from_iterable(events[1:21]):  # 20 frames: parts 0.0 and 0.1 exist
             await handle.send.send(event)
         await trio.sleep(0.2)
         assert answers == []  # 0.2 is not written yet
-        for event in events[21:31]:  # frame 30 completes part 0.2
+        for event in chain.from_iterable(events[21:31]):  # frame 30 completes part 0.2
             await handle.send.send(event)
         with trio.fail_after(5):
             await first_answer.wait()
         body = answers[0][1]
         assert isinstance(body, bytes) and b'URI="0.2.m4s"' in body
         assert b'PRELOAD-HINT:TYPE=PART,URI="0.3.m4s"' in body
+        assert b'#EXT-X-RENDITION-REPORT:URI="../w/index.m3u8",LAST-MSN=0,LAST-PART=' in body
         assert len(answers) == 1
-        for event in events[31:]:
+        for event in chain.from_iterable(events[31:]):
             await handle.send.send(event)
     assert len(answers) == 2 and isinstance(answers[1][1], bytes)
     assert b"1.0.m4s" in answers[1][1]
