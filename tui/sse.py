@@ -51,15 +51,22 @@ class SseParser:
     def last_event_id(self) -> str | None:
         return self._last_id
 
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes held for an unfinished line or event."""
+        return len(self._buffer) + self._data_bytes
+
     def feed(self, chunk: bytes) -> list[ServerEvent | RetryAdvice]:
         out: list[ServerEvent | RetryAdvice] = []
         for line in self._split_lines(chunk):
             self._handle_line(line, out)
-        if len(self._buffer) + self._data_bytes > self._max:
+        if self.buffered_bytes > self._max:
             raise SseProtocolError(f"event larger than {self._max} bytes")
         return out
 
     def _split_lines(self, chunk: bytes) -> list[str]:
+        if not chunk:
+            return []
         if self._after_cr and chunk.startswith(b"\n"):
             chunk = chunk[1:]
         self._after_cr = False

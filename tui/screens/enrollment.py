@@ -122,20 +122,18 @@ class EnrollmentScreen(Screen[None]):
         with Horizontal(id="top"):
             with Vertical(id="pending-box"):
                 yield Label("Nodes waiting to join", classes="section")
-                yield RecordTable(PENDING_COLUMNS, id="pending")
+                yield RecordTable(PENDING_COLUMNS, sort_column="name", id="pending")
             with Vertical(id="checks-box"):
                 yield Label("Turn-up checks", classes="section", id="checks-title")
                 yield Static(id="checks")
         with Vertical(id="tokens-box"):
             yield Label("Enrollment tokens", classes="section")
-            yield RecordTable(TOKEN_COLUMNS, id="tokens")
+            yield RecordTable(TOKEN_COLUMNS, sort_column="expires", id="tokens")
         yield Footer()
 
     def on_mount(self) -> None:
         pending = self.query_one("#pending", RecordTable)
-        pending.sort_column = "name"
         self._sync_pending(self.glasscast.model.nodes.keys())
-        self.query_one("#tokens", RecordTable).sort_column = "expires"
         pending.focus()
         self.glasscast.model_changed.subscribe(self, self.apply_changes)
         self.reload_tokens()

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from tui.app import GlasscastApp
 
 COLUMNS = (
-    Column("name", "Node", 16),
+    Column("name", "Node", 18),
     Column("region", "Region", 8),
     Column("roles", "Roles", 14),
     Column("status", "Status", 9),
@@ -28,8 +28,8 @@ COLUMNS = (
     Column("egress", "Egress / cap", 15),
     Column("hit", "Hit", 4),
     Column("streams", "Orig", 4),
-    Column("viewers", "Viewers", 7),
-    Column("age", "Report", 6),
+    Column("viewers", "Viewers", 9),
+    Column("age", "Report", 8),
 )
 
 ROLE_ABBREVIATIONS = {"ingest": "ing", "transcode": "tc", "shield": "shd", "edge": "edge"}
@@ -89,12 +89,11 @@ class FleetScreen(Screen[None]):
         yield Header()
         yield ConnectionBanner()
         yield Input(placeholder="filter nodes (/)", id="filter", compact=True)
-        yield RecordTable(COLUMNS, id="nodes")
+        yield RecordTable(COLUMNS, sort_column="name", id="nodes")
         yield Footer()
 
     def on_mount(self) -> None:
         table = self.query_one(RecordTable)
-        table.sort_column = "name"
         table.upsert({n.name: node_row(n) for n in self.glasscast.model.nodes.values()})
         table.focus()
         self.glasscast.model_changed.subscribe(self, self.apply_changes)
@@ -143,7 +142,6 @@ class FleetScreen(Screen[None]):
         keys = [c.key for c in COLUMNS]
         current = keys.index(table.sort_column) if table.sort_column in keys else -1
         table.sort_by(keys[(current + 1) % len(keys)])
-        self.notify(f"Sorted by {COLUMNS[(current + 1) % len(keys)].label}", timeout=1.5)
 
     def action_reverse_sort(self) -> None:
         table = self.query_one(RecordTable)

@@ -58,7 +58,7 @@ LEGEND = (
 
 def keys_table() -> Table:
     grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold cyan", min_width=12)
+    grid.add_column(style="bold cyan", width=12)
     grid.add_column()
     for section, keys in KEYS:
         grid.add_row(f"[b]{section}[/b]", "")

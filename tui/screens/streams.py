@@ -30,7 +30,7 @@ COLUMNS = (
     Column("renditions", "Rends", 5),
     Column("ingest", "Ingest", 10),
     Column("lag", "Lag", 5),
-    Column("viewers", "Viewers", 7),
+    Column("viewers", "Viewers", 9),
     Column("trend", "Trend", SPARK_WIDTH),
     Column("uptime", "Uptime", 6),
     Column("status", "Status", 6),
@@ -87,13 +87,11 @@ class StreamsScreen(Screen[None]):
         yield Header()
         yield ConnectionBanner()
         yield Input(placeholder="filter streams (/)", id="filter", compact=True)
-        yield RecordTable(COLUMNS, id="streams")
+        yield RecordTable(COLUMNS, sort_column="viewers", sort_reverse=True, id="streams")
         yield Footer()
 
     def on_mount(self) -> None:
         table = self.query_one(RecordTable)
-        table.sort_column = "viewers"
-        table.sort_reverse = True
         self._upsert(self.glasscast.model.streams.keys())
         table.focus()
         self.glasscast.model_changed.subscribe(self, self.apply_changes)

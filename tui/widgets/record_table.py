@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from rich.text import Text
 from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist, RowKey
+from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
 
 from tui.format import Cell
 
@@ -24,17 +25,25 @@ class Column:
 
 
 class RecordTable(DataTable[Cell]):
-    def __init__(self, columns: Sequence[Column], *, id: str | None = None) -> None:
+    def __init__(
+        self,
+        columns: Sequence[Column],
+        *,
+        sort_column: str | None = None,
+        sort_reverse: bool = False,
+        id: str | None = None,
+    ) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
         self._column_defs = tuple(columns)
         self._records: dict[str, tuple[Cell, ...]] = {}
         self._filter = ""
-        self.sort_column: str | None = None
-        self.sort_reverse = False
+        self.sort_column = sort_column
+        self.sort_reverse = sort_reverse
 
     def on_mount(self) -> None:
         for column in self._column_defs:
             self.add_column(column.label, width=column.width, key=column.key)
+        self._reorder()
 
     @property
     def selected_key(self) -> str | None:
@@ -107,8 +116,16 @@ class RecordTable(DataTable[Cell]):
         return not self._filter or any(self._filter in c.label.casefold() for c in cells)
 
     def _reorder(self) -> None:
-        if self.sort_column is not None:
-            self.sort(self.sort_column, reverse=self.sort_reverse)
+        if self.sort_column is None:
+            return
+        arrow = " ▼" if self.sort_reverse else " ▲"
+        for definition in self._column_defs:
+            column = self.columns.get(ColumnKey(definition.key))
+            if column is not None:
+                suffix = arrow if definition.key == self.sort_column else ""
+                column.label = Text(definition.label + suffix)
+        # `sort` redraws, header included.
+        self.sort(self.sort_column, reverse=self.sort_reverse)
 
     def _restore_cursor(self, key: str | None) -> None:
         if key is not None and RowKey(key) in self.rows:
