@@ -60,7 +60,7 @@ class DeliveryApp:
         self._metrics_text = metrics_text
         cache = sources.cache
         self.metrics = DeliveryMetrics(
-            cache_bytes=lambda: cache.stats().bytes if cache is not None else 0,
+            cache_stats=lambda: cache.stats() if cache is not None else None,
             sessions=sessions.active_sessions,
         )
         if sources.upstream is not None and sources.upstream.observe is None:

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from edge_node.deliver.cache import CacheStats
+
+
+def _stat(stats: Callable[[], CacheStats | None], field: str) -> float:
+    return float(getattr(stats(), field, 0))
 
 
 class DeliveryMetrics:
     def __init__(
         self,
-        cache_bytes: Callable[[], float],
+        cache_stats: Callable[[], CacheStats | None],
         sessions: Callable[[], dict[str, set[int]]],
     ) -> None:
         self.registry = CollectorRegistry()
@@ -20,7 +27,7 @@ class DeliveryMetrics:
             ["kind", "status", "cache"],
             registry=self.registry,
         )
-        self.bytes_sent = Counter(
+        self._bytes_sent = Counter(
             "glasscast_http_sent_bytes", "Body bytes answered", registry=self.registry
         )
         self._upstream = Counter(
@@ -35,9 +42,16 @@ class DeliveryMetrics:
             buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=self.registry,
         )
-        Gauge(
-            "glasscast_cache_bytes", "Bytes in the segment cache", registry=self.registry
-        ).set_function(cache_bytes)
+        for name, doc, field in (
+            ("glasscast_cache_bytes", "Bytes in the segment cache", "bytes"),
+            ("glasscast_cache_entries", "Objects in the segment cache", "entries"),
+            ("glasscast_cache_hits", "Segment cache hits since start", "hits"),
+            ("glasscast_cache_misses", "Segment cache misses since start", "misses"),
+            ("glasscast_cache_evictions", "Segment cache evictions since start", "evictions"),
+        ):
+            Gauge(name, doc, registry=self.registry).set_function(
+                functools.partial(_stat, cache_stats, field)
+            )
         self._viewers = Gauge(
             "glasscast_active_viewer_sessions",
             "Distinct viewer sessions seen in the last 15 s",
@@ -60,8 +74,14 @@ class DeliveryMetrics:
         for (kind, status_class, cache), n in pending.items():
             self._requests.labels(kind, f"{status_class}xx", cache).inc(n)
         if self._pending_bytes:
-            self.bytes_sent.inc(self._pending_bytes)
+            self._bytes_sent.inc(self._pending_bytes)
             self._pending_bytes = 0
+
+    @property
+    def bytes_sent(self) -> Counter:
+        """The body-bytes counter, brought up to date (the node's egress meter reads it)."""
+        self._flush()
+        return self._bytes_sent
 
     def upstream(self, base: str, result: str, seconds: float) -> None:
         self._upstream.labels(result).inc()

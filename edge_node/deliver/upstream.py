@@ -27,7 +27,10 @@ log = logging.getLogger(__name__)
 RETRY_AFTER = 2.0
 PLAYLIST_TTL = 0.25
 BLOCKING_PLAYLIST_TTL = 1.0
+# A 404 for a stream is news for a while (no upstream storm for unknown ids); for a
+# file it may stop being true at the next part, so it is kept only a moment.
 NEGATIVE_TTL = 1.0
+NEGATIVE_FILE_TTL = 0.25
 TIMEOUT = httpx.Timeout(connect=1.0, read=10.0, write=5.0, pool=5.0)
 
 # (base URL, status or error name, seconds to the response head)
@@ -161,7 +164,9 @@ class Upstream:
                 negative = fill.status == 404
                 if ttl or negative:
                     self._prune()
-                    keep = NEGATIVE_TTL if negative else ttl
+                    keep = ttl
+                    if negative:
+                        keep = NEGATIVE_FILE_TTL if cache_key else NEGATIVE_TTL
                     self._recent[path] = _Remembered(fill, trio.current_time() + keep)
                 return
             fill.fail("every upstream failed")

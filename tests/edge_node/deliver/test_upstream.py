@@ -171,3 +171,23 @@ async def test_every_upstream_down_is_502(
     )
     assert 'glasscast_upstream_requests_total{result="ConnectError"} 1.0' in metrics.text
     assert "glasscast_upstream_head_seconds_count 1.0" in metrics.text
+
+
+async def test_metrics_counts_are_current_when_read(
+    start_server: StartServer, nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    origin = Scripted(lambda r: Response(200, [], DATA))
+    origin_port = await start_server(origin)
+    edge, _ = await edge_for(
+        nursery, [f"http://127.0.0.1:{origin_port}"], SegmentCache(tmp_path, 10**7)
+    )
+    edge_port = await start_server(edge)
+    async with httpx.AsyncClient() as client:
+        for _ in range(3):
+            await client.get(f"http://127.0.0.1:{edge_port}/live/s/r/1.m4s")
+    samples = [s for m in edge.metrics.bytes_sent.collect() for s in m.samples]
+    assert any(s.name.endswith("_total") and s.value == 3 * len(DATA) for s in samples)
+    text = edge.metrics.render().decode()
+    assert 'glasscast_http_requests_total{cache="hit",kind="segment",status="2xx"} 2.0' in text
+    assert 'glasscast_http_requests_total{cache="miss",kind="segment",status="2xx"} 1.0' in text
+    assert f"glasscast_cache_bytes {float(len(DATA))}" in text
