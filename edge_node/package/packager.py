@@ -182,7 +182,9 @@ class StreamPackager:
             await self._apply(r, r.segmenter.restart(event.video, event.audio))
             return
         if r is not None:
-            log.warning("%s/%s restarted after it ended; ignored", self.stream_id, r.name)
+            # Dropped from the ladder earlier (the source shrank) and back again.
+            await self._apply(r, r.segmenter.resume(event.video, event.audio))
+            r.playlist.resume()
             return
         directory = self.directory / event.rendition
         segmenter = Segmenter(self.config.segmenter(), event.video, event.audio)

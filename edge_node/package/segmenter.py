@@ -153,6 +153,11 @@ class Segmenter:
         self._driver_pending.clear()
         return out
 
+    def resume(self, video: TrackInfo | None, audio: TrackInfo | None) -> list[Output]:
+        """Start again after `finish` (a rendition dropped and brought back)."""
+        self.ended = False
+        return self.restart(video, audio)
+
     def finish(self) -> list[Output]:
         out = self._close_segment()
         self.ended = True

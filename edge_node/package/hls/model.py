@@ -162,6 +162,10 @@ class MediaPlaylist:
         self.ended = True
         return evicted
 
+    def resume(self) -> None:
+        """A stopped rendition comes back (its next segment is a discontinuity)."""
+        self.ended = False
+
     # ---------------------------------------------------------------- queries
 
     @property

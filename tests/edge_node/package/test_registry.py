@@ -19,6 +19,7 @@ from edge_node.media import (
     EncodedEvent,
     EncodedSample,
     RenditionStart,
+    RenditionStop,
     SourceDiscontinuity,
     SourceEnd,
 )
@@ -349,3 +350,22 @@ def test_config_from_the_node_settings() -> None:
     assert config.part_duration == edge.transcode.part_duration
     assert config.dvr_window_seconds == 600
     assert PackagerConfig.from_edge(edge).dvr_window_seconds == edge.dvr.window_seconds
+
+
+async def test_a_stopped_rendition_can_come_back(
+    streams: LiveStreams, make_clip: Callable, check_playlist: Callable
+) -> None:
+    a = make_clip(2.0, audio=False)
+    b = make_clip(2.0, audio=False, pts_offset=2 * 90000)
+    events = [
+        *events_for(a),
+        RenditionStop("v", "not in the ladder"),
+        SourceDiscontinuity("source size changed"),
+        *events_for(b),
+    ]
+    await feed(streams, "back", events)
+    text = await streams.media_playlist("back", "v")
+    assert isinstance(text, bytes)
+    checked = check_playlist(text.decode())
+    assert checked.segments == ("0.m4s", "1.m4s")
+    assert text.count(b"#EXT-X-DISCONTINUITY\n") == 1 and text.count(b"#EXT-X-ENDLIST") == 1
