@@ -150,9 +150,14 @@ class SegmentCache:
 
     # ------------------------------------------------------------------ fills
 
-    def begin_fill(self, key: str) -> CacheFill:
-        """A writer for `key`; it pins nothing until committed."""
-        return CacheFill(self, key)
+    def begin_fill(self, key: str) -> CacheFill | None:
+        """A writer for `key` (pinning nothing until committed), or None if the cache
+        cannot even create a file: the object is then served uncached."""
+        try:
+            return CacheFill(self, key)
+        except OSError as exc:
+            log.warning("cache cannot start %s (%s): serving uncached", key, exc)
+            return None
 
     def _reserve(self, n: int) -> bool:
         if not self._make_room(n):
@@ -254,7 +259,11 @@ class CacheFill:
             return
         os.close(self._fd)
         self._fd = None
-        self._cache._commit(self._key, self._tmp, self._size)
+        try:
+            self._cache._commit(self._key, self._tmp, self._size)
+        except OSError as exc:  # a full disk can refuse even the directory for it
+            log.warning("cache commit of %s failed (%s): not cached", self._key, exc)
+            self._tmp.unlink(missing_ok=True)
 
     def abort(self) -> None:
         if self._fd is None:

@@ -149,9 +149,10 @@ async def _serve_connection(
                 await transport.send_all(conn.error_response(error))
                 return
             if isinstance(event, Request):
-                response = await _answer(app, event, ip)
-                # A slow reader gets idle_timeout for the whole answer, then is dropped.
+                # The app (a blocking playlist reload) and a slow reader share idle_timeout
+                # for the whole answer; past it the connection is dropped.
                 _push_deadline(timeout, config.idle_timeout)
+                response = await _answer(app, event, ip)
                 await _send_response(transport, conn, event, response)
                 if conn.closing:
                     return

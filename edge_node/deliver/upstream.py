@@ -101,7 +101,6 @@ class Upstream:
         self._inflight: dict[str, Fill] = {}
         self._recent: dict[str, _Remembered] = {}
         self._down_until: dict[str, float] = {}
-        self.requests = 0
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         limits = httpx.Limits(max_connections=512, max_keepalive_connections=128)
@@ -151,30 +150,44 @@ class Upstream:
     ) -> None:
         writer: list[CacheFill] = []
         try:
-            for base in self._ordered(bases):
-                try:
-                    await self._pull(fill, base, path, cache_key, writer)
-                except _Retry:
-                    self._down_until[base] = trio.current_time() + self._retry_after
-                    continue
-                self._down_until.pop(base, None)
-                for w in writer:
-                    w.commit()
-                fill.finish()
-                negative = fill.status == 404
-                if ttl or negative:
-                    self._prune()
-                    keep = ttl
-                    if negative:
-                        keep = NEGATIVE_FILE_TTL if cache_key else NEGATIVE_TTL
-                    self._recent[path] = _Remembered(fill, trio.current_time() + keep)
-                return
-            fill.fail("every upstream failed")
+            await self._try_bases(fill, bases, path, cache_key, ttl, writer)
+        except Exception:
+            # A fill is one object: whatever breaks it must not take the node down.
+            log.exception("upstream fill for %s failed", path)
         finally:
             for w in writer:
                 w.abort()
-            fill.fail("cancelled")
+            fill.fail("upstream fill ended without an answer")
             del self._inflight[path]
+
+    async def _try_bases(
+        self,
+        fill: Fill,
+        bases: tuple[str, ...],
+        path: str,
+        cache_key: str | None,
+        ttl: float,
+        writer: list[CacheFill],
+    ) -> None:
+        for base in self._ordered(bases):
+            try:
+                await self._pull(fill, base, path, cache_key, writer)
+            except _Retry:
+                self._down_until[base] = trio.current_time() + self._retry_after
+                continue
+            self._down_until.pop(base, None)
+            for w in writer:
+                w.commit()
+            fill.finish()
+            negative = fill.status == 404
+            if ttl or negative:
+                self._prune()
+                keep = ttl
+                if negative:
+                    keep = NEGATIVE_FILE_TTL if cache_key else NEGATIVE_TTL
+                self._recent[path] = _Remembered(fill, trio.current_time() + keep)
+            return
+        fill.fail("every upstream failed")
 
     async def _pull(
         self,
@@ -190,7 +203,6 @@ class Upstream:
             name, value = self._signer.header()
             headers[name] = value
         started = trio.current_time()
-        self.requests += 1
         try:
             async with self._client.stream("GET", base + path, headers=headers) as response:
                 status = response.status_code
@@ -198,11 +210,13 @@ class Upstream:
                 if status >= 500 or (fill.headed and status != fill.status):
                     raise _Retry
                 if not fill.headed:
-                    length = response.headers.get("content-length")
+                    length = response.headers.get("content-length", "")
                     ctype = response.headers.get("content-type", "application/octet-stream")
-                    fill.start(status, ctype.encode(), int(length) if length else None)
+                    fill.start(status, ctype.encode(), int(length) if length.isdigit() else None)
                     if status == 200 and cache_key and self._cache is not None:
-                        writer.append(self._cache.begin_fill(cache_key))
+                        cache_fill = self._cache.begin_fill(cache_key)
+                        if cache_fill is not None:
+                            writer.append(cache_fill)
                 # After a failover mid-body the first `fill.size` bytes are already out.
                 skip = fill.size
                 async for chunk in response.aiter_raw():

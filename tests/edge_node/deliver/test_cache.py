@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 from pathlib import Path
 
 from edge_node.deliver.cache import SegmentCache
@@ -11,6 +12,7 @@ from edge_node.deliver.cache import SegmentCache
 
 def put(cache: SegmentCache, key: str, data: bytes) -> bool:
     fill = cache.begin_fill(key)
+    assert fill is not None
     for i in range(0, len(data), 1000):
         if not fill.write(data[i : i + 1000]):
             return False
@@ -82,6 +84,7 @@ def test_restart_rebuilds_index_and_removes_partials(tmp_path: Path) -> None:
     put(cache, "live/s/r/1.m4s", b"1" * 1000)
     put(cache, "live/s/r/2.m4s", b"2" * 1000)
     crashed = cache.begin_fill("live/s/r/3.m4s")
+    assert crashed is not None
     crashed.write(b"half")  # the process dies here: no commit, no abort
     reopened = SegmentCache(tmp_path, 10_000)
     assert read(reopened, "live/s/r/2.m4s") == b"2" * 1000
@@ -137,3 +140,16 @@ def test_small_hits_are_kept_in_memory(tmp_path: Path) -> None:
     assert large is not None and large.data is None
     large.release()
     assert cache.stats().memory_bytes == 1500
+
+
+def test_unwritable_cache_directory_means_uncached(tmp_path: Path) -> None:
+    cache = SegmentCache(tmp_path, 100_000)
+    shutil.rmtree(tmp_path / "tmp")  # e.g. the disk was remounted read-only
+    assert cache.begin_fill("x") is None
+    (tmp_path / "tmp").mkdir()
+    fill = cache.begin_fill("live/s/r/1.m4s")
+    assert fill is not None and fill.write(b"abc")
+    (tmp_path / "objects" / "live").write_bytes(b"")  # a file where the directory must go
+    fill.commit()  # refused by the filesystem: logged, not raised, nothing indexed
+    assert cache.open("live/s/r/1.m4s") is None
+    assert not list((tmp_path / "tmp").iterdir())
