@@ -141,6 +141,7 @@ class StreamPackager:
         task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         await trio.to_thread.run_sync(lambda: self.directory.mkdir(parents=True, exist_ok=True))
+        self.ended = False
         try:
             async with receive:
                 task_status.started()

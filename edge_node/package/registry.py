@@ -10,6 +10,7 @@ Interface (it satisfies `edge_node.deliver.local.LocalMedia`):
 
     async run(*, task_status)                    owns the packagers' nursery; start it first
     async open_stream(stream_id, config=None) -> PackagerHandle
+        a stream id seen before continues that stream (after a discontinuity);
         `handle.send` takes `EncodedEvent`s (bounded channel: a slow disk pushes back
         on the transcoder); closing it, or sending `SourceEnd`, ends the stream;
         `handle.done` is set when the packager has finished
@@ -29,7 +30,6 @@ playlist is the same URI with `?dvr=1`.
 from __future__ import annotations
 
 import re
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -98,12 +98,14 @@ class LiveStreams:
             raise ValueError(f"bad stream id {stream_id!r}")
         if stream_id in self._running:
             raise ValueError(f"stream {stream_id} is already being packaged")
-        directory = self._root / stream_id
-        if stream_id in self._streams:
-            # A finished stream of the same id: its numbering would clash, start afresh.
-            del self._streams[stream_id]
-            await trio.to_thread.run_sync(lambda: shutil.rmtree(directory, ignore_errors=True))
-        packager = StreamPackager(stream_id, directory, config or self._config, clock=self._clock)
+        packager = self._streams.get(stream_id)
+        if packager is None:
+            directory = self._root / stream_id
+            packager = StreamPackager(
+                stream_id, directory, config or self._config, clock=self._clock
+            )
+        # else: the same stream again (a broadcaster reconnecting): its renditions carry
+        # on after a discontinuity, numbering continues, no published name is reused.
         send, receive = trio.open_memory_channel[EncodedEvent](CHANNEL_SIZE)
         self._streams[stream_id] = packager
         self._running.add(stream_id)

@@ -369,3 +369,20 @@ async def test_a_stopped_rendition_can_come_back(
     checked = check_playlist(text.decode())
     assert checked.segments == ("0.m4s", "1.m4s")
     assert text.count(b"#EXT-X-DISCONTINUITY\n") == 1 and text.count(b"#EXT-X-ENDLIST") == 1
+
+
+async def test_reopening_a_stream_continues_it(
+    streams: LiveStreams, make_clip: Callable, check_playlist: Callable
+) -> None:
+    a = make_clip(2.0)
+    b = make_clip(2.0, pts_offset=50 * 90000)
+    await feed(streams, "again", events_for(a))
+    first = await streams.media_playlist("again", "v")
+    assert isinstance(first, bytes) and first.endswith(b"#EXT-X-ENDLIST\n")
+    await feed(streams, "again", events_for(b))
+    text = await streams.media_playlist("again", "v")
+    assert isinstance(text, bytes)
+    checked = check_playlist(text.decode())
+    assert checked.segments == ("0.m4s", "1.m4s")
+    assert text.count(b"#EXT-X-DISCONTINUITY\n") == 1
+    assert text.count(b'#EXT-X-MAP:URI="init.mp4"') == 1  # same tracks, same init
