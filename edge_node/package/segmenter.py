@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from edge_node.media import EncodedSample, TrackInfo
@@ -291,33 +291,28 @@ class Segmenter:
         if self._init_data is None:
             out.append(self._build_init())
         driver = self._driver
-        base = driver.media(pending[0].dts)
-        end = driver.media(pending[-1].dts) + pending[-1].duration
         if self._announce is None:
-            cto = pending[0].pts - pending[0].dts
+            first = pending[0]
+            presented = driver.media(first.dts) + first.pts - first.dts - driver.skip
             self._announce = SegmentOpened(
                 init=init_name(self._init_generation),
                 discontinuity=self._discontinuity,
-                start=max(0, base + cto - driver.skip) / driver.timescale,
+                start=max(0, presented) / driver.timescale,
                 new_timeline=self._new_timeline,
             )
             self._discontinuity = self._new_timeline = False
             out.append(self._announce)
-        driver_run = TrackRun(
-            1,
-            base,
-            [Sample(s.duration, s.data, s.keyframe, s.pts - s.dts) for s in pending],
-        )
+        driver_run = _laid_out(1, pending, driver, keep_presentation=True)
         runs = [driver_run]
         if self._video is not None and self._audio is not None:
-            runs += self._audio_run(end - driver.skip)
+            runs += self._audio_run(driver.end - driver.skip)
         self._sequence += 1
         data = chunk(self._sequence, runs)
+        duration = (driver.end - driver_run.base_decode_time) / driver.timescale
         independent = pending[0].keyframe
-        driver.end = end
         pending.clear()
         self._segment_parts.append(data)
-        out.append(PartWritten(data, (end - base) / driver.timescale, independent))
+        out.append(PartWritten(data, duration, independent))
         return out
 
     def _audio_run(self, video_movie_end: int) -> list[TrackRun]:
@@ -330,19 +325,18 @@ class Segmenter:
         cursor = audio.end
         for s in self._audio_pending:
             media = audio.media(s.dts)
-            if media < cursor:
+            if media + s.duration <= cursor:
                 continue  # older than what was written: a late duplicate or an old timeline
             if media < limit:
                 taken.append(s)
-                cursor = media + s.duration
+                cursor = max(cursor, media + s.duration)
             else:
                 keep.append(s)
         self._audio_pending = keep
         if not taken:
             return []
-        audio.end = cursor
         audio.accept(taken[-1].dts, taken[-1].duration)
-        return [TrackRun(2, audio.media(taken[0].dts), _audio_samples(taken, audio))]
+        return [_laid_out(2, taken, audio, keep_presentation=False)]
 
     def _close_segment(self) -> list[Output]:
         if not self._segment_open:
@@ -375,14 +369,32 @@ def _with_duration(s: EncodedSample, duration: int) -> EncodedSample:
     return EncodedSample(s.rendition, s.kind, s.dts, s.pts, duration, s.keyframe, s.data)
 
 
-def _audio_samples(taken: Iterable[EncodedSample], clock: TrackClock) -> list[Sample]:
-    """Audio samples whose durations close any gap to the next, so tfdt + durations
-    put every frame where its timestamp says."""
-    samples = list(taken)
+def _laid_out(
+    track_id: int, samples: Sequence[EncodedSample], clock: TrackClock, *, keep_presentation: bool
+) -> TrackRun:
+    """The samples on the track's media timeline, from where the last run ended.
+
+    Each lands at its own decode time, except that decode times strictly increase and
+    never go back past `clock.end`: a sample whose source time overlaps the previous
+    run (its predecessor's duration was an estimate) moves up by the overlap, keeping
+    its presentation time through the composition offset when `keep_presentation`.
+    Durations run to the next sample, so a gap in the source stays a gap. Advances
+    `clock.end` past the last sample.
+    """
+    times = []
+    floor = clock.end
+    for s in samples:
+        t = max(clock.media(s.dts), floor)
+        times.append(t)
+        floor = t + 1
     out = []
     for i, s in enumerate(samples):
-        duration = s.duration
-        if i + 1 < len(samples):
-            duration = max(1, clock.media(samples[i + 1].dts) - clock.media(s.dts))
-        out.append(Sample(duration, s.data))
-    return out
+        duration = times[i + 1] - times[i] if i + 1 < len(samples) else max(1, s.duration)
+        cto = s.pts - s.dts
+        if keep_presentation:
+            cto -= times[i] - clock.media(s.dts)
+        else:
+            cto = 0
+        out.append(Sample(duration, s.data, s.keyframe, cto))
+    clock.end = times[-1] + out[-1].duration
+    return TrackRun(track_id, times[0], out)

@@ -49,11 +49,12 @@ class TrackClock:
         return -(-ticks * MOVIE_TIMESCALE // self.timescale)
 
     def jumped(self, dts: int, limit: int) -> bool:
-        """True when `dts` is not where the last accepted sample said the next would be."""
+        """True when `dts` is not where the last accepted sample said the next would be
+        (decode times must strictly increase)."""
         if self.last_dts is None:
             return False
         expected = self.last_dts + self.last_duration
-        return dts < self.last_dts or abs(dts - expected) > limit
+        return dts <= self.last_dts or abs(dts - expected) > limit
 
     def accept(self, dts: int, duration: int) -> None:
         self.last_dts = dts

@@ -8,8 +8,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import av
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from edge_node.media import EncodedSample
+from edge_node.media import EncodedSample, TrackInfo
+from edge_node.package.cmaf import segment_type
 from edge_node.package.cmaf.reader import iter_boxes, parse_traf
 from edge_node.package.hls.model import PART_SLACK
 from edge_node.package.segmenter import (
@@ -23,6 +26,10 @@ from edge_node.package.segmenter import (
 )
 
 CONFIG = SegmenterConfig()
+# A real Constrained Baseline avcC (320x180), enough for init segments of synthetic samples.
+AVCC_SMALL = bytes.fromhex(
+    "0142c00dffe1001a6742c00dda05067e7840000003004000000f23c50aa8"
+) + bytes.fromhex("010004" + "68ce0fc8")
 
 
 def run(seg: Segmenter, samples: Iterable[EncodedSample]) -> list[Output]:
@@ -242,3 +249,49 @@ def test_passthrough_with_b_frames(tmp_path: Path) -> None:
     outputs = run(Segmenter(CONFIG, video, audio), samples)  # type: ignore[arg-type]
     assert len(segments_of(outputs)) == 2
     check_segments(tmp_path, outputs)
+
+
+# A synthetic source: (kind, dts step in ms, keyframe); steps may jump or go backwards.
+_events_st = st.lists(
+    st.tuples(
+        st.sampled_from(["video", "video", "audio"]),
+        st.sampled_from([33, 33, 34, 0, 500, -200, 4000, 3_600_000]),
+        st.booleans(),
+    ),
+    min_size=1,
+    max_size=150,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(events=_events_st, with_audio=st.booleans())
+def test_random_sources_keep_the_timeline_invariants(
+    events: list[tuple[str, int, bool]], with_audio: bool
+) -> None:
+    clip_video = TrackInfo("video", 90000, "avc1.42c00d", AVCC_SMALL, 320, 180, 30.0)
+    clip_audio = TrackInfo("audio", 48000, "mp4a.40.2", bytes.fromhex("1190"), sample_rate=48000)
+    seg = Segmenter(CONFIG, clip_video, clip_audio if with_audio else None)
+    clocks = {"video": 0, "audio": 0}
+    outputs: list[Output] = []
+    for n, (kind, step, key) in enumerate(events):
+        clocks[kind] += step
+        scale = 90 if kind == "video" else 48
+        duration = 3000 if kind == "video" else 1024
+        t = clocks[kind] * scale
+        sample = EncodedSample("v", kind, t, t, duration, key or n == 0, bytes([n % 256]) * 3)  # type: ignore[arg-type]
+        outputs += seg.push(sample)
+    outputs += seg.finish()
+    ends: dict[int, int] = {}
+    limit = CONFIG.part_duration * PART_SLACK
+    for _opened, parts, data in segments_of(outputs):
+        assert parts[0].independent
+        assert data == segment_type() + b"".join(p.data for p in parts)
+        for part in parts:
+            moof = next(iter_boxes(part.data))
+            runs = [parse_traf(b) for b in moof.children() if b.kind == b"traf"]
+            if len(runs[0].durations) > 1:
+                assert part.duration <= limit + 1e-9 or max(runs[0].durations) > limit * 90000 / 2
+            for run in runs:
+                # Decode time never goes backwards on any track, whatever the source did.
+                assert run.base_decode_time >= ends.get(run.track_id, 0)
+                ends[run.track_id] = run.base_decode_time + sum(run.durations)
