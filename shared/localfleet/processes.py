@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from typing import IO
 
@@ -28,16 +29,22 @@ class Child:
 
     def __init__(self, name: str, argv: Sequence[str], env: dict[str, str] | None = None) -> None:
         self.name = name
+        self._argv = list(argv)
+        self._env = env
         colour = COLOURS[Child._count % len(COLOURS)]
         Child._count += 1
         use_colour = sys.stdout.isatty()
         self._prefix = f"\x1b[{colour}m{name:>12}\x1b[0m | " if use_colour else f"{name:>12} | "
+        self.restarts: list[float] = []
+        self._spawn()
+
+    def _spawn(self) -> None:
         self.process = subprocess.Popen(
-            list(argv),
+            self._argv,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env={**os.environ, **(env or {})},
+            env={**os.environ, **(self._env or {})},
             # Own process group: Ctrl-C in the terminal reaches only `up`, which then
             # stops the children in order instead of all at once.
             start_new_session=True,
@@ -55,6 +62,12 @@ class Child:
     @property
     def running(self) -> bool:
         return self.process.poll() is None
+
+    def restart(self) -> None:
+        """Start the same command again (after it exited)."""
+        self._thread.join(timeout=2)
+        self.restarts.append(time.monotonic())
+        self._spawn()
 
     def stop(self) -> int | None:
         if self.running:

@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 from types import FrameType
+from typing import NoReturn
 
 import httpx
 
@@ -21,6 +22,11 @@ from .processes import Child, glasscast_argv, run_quiet
 from .topology import PlannedFleet, plan
 
 START_TIMEOUT = 60.0
+# A dead child is restarted after this long (long enough that a killed shield's edges
+# notice and fail over, as they would in production while systemd restarts it).
+RESTART_DELAY = 3.0
+CRASH_LOOP_RESTARTS = 5
+CRASH_LOOP_WINDOW = 60.0
 DEMO_CHANNEL = "demo"
 
 
@@ -125,6 +131,30 @@ def _banner(fleet: PlannedFleet, stream_key: str, demo: bool, started_in: float)
     return "\n".join(lines)
 
 
+def _supervise(children: list[Child]) -> NoReturn:
+    """Restart children that die, like a service manager; give up on a crash loop."""
+    down_since: dict[str, float] = {}
+    while True:
+        time.sleep(0.25)
+        now = time.monotonic()
+        for child in children:
+            if child.running:
+                continue
+            if child.name not in down_since:
+                down_since[child.name] = now
+                print(
+                    f"glasscast up: {child.name} exited ({child.process.returncode}); "
+                    f"restarting in {RESTART_DELAY:g} s",
+                    flush=True,
+                )
+            elif now - down_since[child.name] >= RESTART_DELAY:
+                recent = [t for t in child.restarts if now - t < CRASH_LOOP_WINDOW]
+                if len(recent) >= CRASH_LOOP_RESTARTS:
+                    raise FleetFailed(f"{child.name} keeps exiting; giving up")
+                del down_since[child.name]
+                child.restart()
+
+
 def run_up(state_dir: Path, demo: bool = True, grace: float = 15.0) -> int:
     signal.signal(signal.SIGTERM, _raise_interrupt)
     # Each run starts from a clean slate: fresh ports, fresh identities.
@@ -164,10 +194,7 @@ def run_up(state_dir: Path, demo: bool = True, grace: float = 15.0) -> int:
                 Child("demo", [sys.executable, "-m", "shared.localfleet.demo", url, "--retry"])
             )
         print(_banner(fleet, stream_key, demo, time.monotonic() - started), flush=True)
-        while all(child.running for child in children):
-            time.sleep(0.5)
-        dead = [c for c in children if not c.running]
-        raise FleetFailed(f"{dead[0].name} exited ({dead[0].process.returncode})")
+        _supervise(children)
     except KeyboardInterrupt:
         print("\nstopping the fleet ...", flush=True)
         return 0
