@@ -36,7 +36,16 @@ class Message:
 class _ChunkStream:
     """What the previous header on one csid said, plus the message being reassembled."""
 
-    __slots__ = ("delta", "extended", "length", "partial", "stream_id", "timestamp", "type_id")
+    __slots__ = (
+        "delta",
+        "extended",
+        "filled",
+        "length",
+        "partial",
+        "stream_id",
+        "timestamp",
+        "type_id",
+    )
 
     def __init__(self) -> None:
         self.timestamp = 0
@@ -45,7 +54,10 @@ class _ChunkStream:
         self.type_id = 0
         self.stream_id = 0
         self.extended = False
+        # The message being reassembled, allocated at its declared size, and how much of
+        # it has arrived.
         self.partial: bytearray | None = None
+        self.filled = 0
 
 
 class ChunkReader:
@@ -135,7 +147,7 @@ class ChunkReader:
             raise RtmpProtocolError(
                 f"message of {length} bytes exceeds the limit of {self._max_message_size}"
             )
-        have = 0 if starts_message or stream.partial is None else len(stream.partial)
+        have = 0 if starts_message or stream.partial is None else stream.filled
         take = min(self._chunk_size, length - have)
         if pos + take > end:
             return None
@@ -147,20 +159,44 @@ class ChunkReader:
             raise RtmpProtocolError("too many bytes held in unfinished messages")
         stream.timestamp, stream.delta, stream.extended = timestamp, delta, extended
         stream.length, stream.type_id, stream.stream_id = length, type_id, stream_id
-        body = bytes(buf[pos : pos + take])
-        self._pos = pos + take
-        if have + take == length:
-            if stream.partial is not None:
-                self._reserved -= length
-                body = bytes(stream.partial) + body
-                stream.partial = None
-            return Message(csid, type_id, stream_id, timestamp, body)
+        if take == length:
+            self._pos = pos + take
+            return Message(csid, type_id, stream_id, timestamp, bytes(buf[pos : pos + take]))
         if stream.partial is None:
-            stream.partial = bytearray(body)
+            stream.partial = bytearray(length)
+            stream.filled = 0
             self._reserved += length
-        else:
-            stream.partial += body
-        return True
+        self._pos = pos + take
+        self._fill(stream, pos, take)
+        if csid < 64 and not extended:
+            self._fill_continuations(stream, 0xC0 | csid)
+        if stream.filled < length:
+            return True
+        payload = bytes(stream.partial)
+        stream.partial = None
+        self._reserved -= length
+        return Message(csid, type_id, stream_id, timestamp, payload)
+
+    def _fill(self, stream: _ChunkStream, pos: int, take: int) -> None:
+        assert stream.partial is not None
+        with memoryview(self._buffer) as view, view[pos : pos + take] as chunk:
+            stream.partial[stream.filled : stream.filled + take] = chunk
+        stream.filled += take
+
+    def _fill_continuations(self, stream: _ChunkStream, marker: int) -> None:
+        """Consume the fmt 3 chunks that follow back to back on the same chunk stream.
+
+        Most of a video frame arrives this way; taking it here skips the general header
+        path for each chunk, which is where the parser spends its time.
+        """
+        buf, end, size, length = self._buffer, len(self._buffer), self._chunk_size, stream.length
+        while stream.filled < length:
+            pos = self._pos
+            take = min(size, length - stream.filled)
+            if pos + 1 + take > end or buf[pos] != marker:
+                return
+            self._pos = pos + 1 + take
+            self._fill(stream, pos + 1, take)
 
     def _read_header(
         self, stream: _ChunkStream, fmt: int, pos: int, end: int
