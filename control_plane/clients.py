@@ -33,6 +33,25 @@ def client_address(peer: str, forwarded_for: str | None, proxies: Sequence[IpNet
     return hops[0] if hops else peer
 
 
+class TrustedProxies:
+    """The reverse proxies whose X-Forwarded-For is believed (parsed once).
+
+    A plain class, not a dataclass: Litestar validates dataclass dependencies
+    field by field, and msgspec cannot convert a union of network types."""
+
+    __slots__ = ("networks",)
+
+    def __init__(self, networks: tuple[IpNetwork, ...]) -> None:
+        self.networks = networks
+
+    @classmethod
+    def parse(cls, cidrs: Sequence[str]) -> TrustedProxies:
+        return cls(tuple(parse_networks(cidrs)))
+
+    def client_address(self, peer: str, forwarded_for: str | None) -> str:
+        return client_address(peer, forwarded_for, self.networks)
+
+
 class RateLimiter:
     """A fixed window per key; the least recently seen keys are forgotten first."""
 

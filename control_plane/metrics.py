@@ -8,9 +8,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.nodes = Gauge(
-            "glasscast_nodes", "Nodes by status", ["status"], registry=self.registry
-        )
+        self.nodes = Gauge("glasscast_nodes", "Nodes by status", ["status"], registry=self.registry)
         self.live_streams = Gauge(
             "glasscast_live_streams", "Streams live or reconnecting", registry=self.registry
         )

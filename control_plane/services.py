@@ -78,9 +78,7 @@ def build_services(
         metrics=Metrics(),
         live=live,
         fleet=fleet,
-        enrollment=EnrollmentService(
-            db, ca, signer.public_key_pem, live, events, config, clock
-        ),
+        enrollment=EnrollmentService(db, ca, signer.public_key_pem, live, events, config, clock),
         channels=channels,
         publishing=PublishService(
             db, channels, live, events, config.streams, fleet.unhealthy_after, clock

@@ -78,19 +78,35 @@ class NodeLive:
 class LiveFleet:
     def __init__(self) -> None:
         self._nodes: dict[str, NodeLive] = {}
+        # stream id -> node -> that node's latest report of it, so per-stream
+        # questions (viewers, renditions) cost the stream's nodes, not the fleet's.
+        self._by_stream: dict[str, dict[str, StreamSnapshot]] = {}
 
     def node(self, name: str) -> NodeLive:
         return self._nodes.setdefault(name, NodeLive())
 
     def record_streams(self, name: str, streams: Iterable[StreamSnapshot]) -> None:
         live = self.node(name)
+        self._unindex(name, live)
         live.streams = {s.stream_id: s for s in streams}
+        for stream_id, snapshot in live.streams.items():
+            self._by_stream.setdefault(stream_id, {})[name] = snapshot
         live.reported_since_start = True
+
+    def _unindex(self, name: str, live: NodeLive) -> None:
+        for stream_id in live.streams:
+            carriers = self._by_stream.get(stream_id)
+            if carriers is not None:
+                carriers.pop(name, None)
+                if not carriers:
+                    del self._by_stream[stream_id]
 
     def forget(self, name: str) -> None:
         live = self._nodes.pop(name, None)
-        if live is not None and live.session is not None:
-            live.session.close()
+        if live is not None:
+            self._unindex(name, live)
+            if live.session is not None:
+                live.session.close()
 
     def open_session(self, name: str) -> NodeSession:
         live = self.node(name)
@@ -112,11 +128,7 @@ class LiveFleet:
         return live.session if live else None
 
     def reports_for(self, stream_id: str) -> list[tuple[str, StreamSnapshot]]:
-        return [
-            (name, live.streams[stream_id])
-            for name, live in self._nodes.items()
-            if stream_id in live.streams
-        ]
+        return list(self._by_stream.get(stream_id, {}).items())
 
     def carries(self, name: str, stream_id: str) -> bool:
         live = self._nodes.get(name)

@@ -125,16 +125,13 @@ class PlayController(Controller):
         request: Request[Any, Any, Any],
         services: ServicesDep,
         limiter: NamedDependency[clients.RateLimiter],
+        proxies: NamedDependency[clients.TrustedProxies],
         format: FromQuery[str | None] = None,
     ) -> Response[Any]:
         if not target.endswith(".m3u8"):
             raise NotFound("play URLs look like /play/{channel}.m3u8")
         peer = request.client.host if request.client else ""
-        address = clients.client_address(
-            peer,
-            request.headers.get("x-forwarded-for"),
-            clients.parse_networks(services.config.http.trusted_proxies),
-        )
+        address = proxies.client_address(peer, request.headers.get("x-forwarded-for"))
         wait = limiter.retry_after(address, time.monotonic())
         if wait is not None:
             raise TooManyRequests("too many play requests", retry_after=max(1, round(wait)))
@@ -150,10 +147,14 @@ class PlayController(Controller):
 
 def build(services: ServicesDep) -> list[ControllerRouterHandler]:
     limiter = clients.RateLimiter(services.config.routing.play_rate_per_minute, 60.0)
+    proxies = clients.TrustedProxies.parse(services.config.http.trusted_proxies)
     # Each app gets its own limiter, bound through a router rather than the class.
     play = Router(
         path="/",
         route_handlers=[PlayController],
-        dependencies={"limiter": Provide(lambda: limiter, sync_to_thread=False, use_cache=True)},
+        dependencies={
+            "limiter": Provide(lambda: limiter, sync_to_thread=False, use_cache=True),
+            "proxies": Provide(lambda: proxies, sync_to_thread=False, use_cache=True),
+        },
     )
     return [ChannelController, StreamController, play]
