@@ -134,11 +134,12 @@ def enroll(
     name: str,
     *,
     node_name: str | None = None,
+    manual_approval: bool | None = None,
     **overrides: Any,
 ) -> EnrolledNode:
     """Enroll through the real endpoint; `overrides` change the enrollment body."""
     key = pki.generate_private_key()
-    token = enrollment_token(http, admin, node_name=node_name)
+    token = enrollment_token(http, admin, node_name=node_name, manual_approval=manual_approval)
     response = http.post("/api/v1/fleet/enroll", json=enroll_body(token, name, key, **overrides))
     assert response.status_code == 201, response.text
     body = response.json()

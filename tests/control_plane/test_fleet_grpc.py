@@ -186,3 +186,21 @@ def test_tls_refuses_strangers_and_the_server_keeps_serving(cp: Running, tmp_pat
                 pass  # reset by the server: also a refusal
     legit_call_works(cp, node)
     assert cp.http.get("/healthz").status_code == 200
+
+
+def test_manual_approval_holds_a_node_pending(cp: Running, sessions: Any) -> None:
+    session = sessions(enroll(cp.http, cp.admin, "n1", manual_approval=True))
+    assert session.ack(report(1)) == "pending"
+    cp.http.post("/api/v1/nodes/n1/approve", headers=cp.admin)
+    assert session.ack(report(2)) == "healthy"
+
+
+def test_a_second_session_replaces_the_first(cp: Running, sessions: Any) -> None:
+    node = enroll(cp.http, cp.admin, "n1")
+    first = sessions(node)
+    assert first.ack(report(1)) == "healthy"
+    second = sessions(node)
+    assert second.ack(report(2)) == "healthy"
+    assert eventually(lambda: first.next() is None)
+    cp.http.post("/api/v1/nodes/n1/drain", headers=cp.admin)
+    assert second.wait_for("drain")
