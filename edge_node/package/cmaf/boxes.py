@@ -19,11 +19,11 @@ def box(kind: bytes, *payload: bytes) -> bytes:
     """A plain box: size, four-character type, payload."""
     if len(kind) != 4:
         raise ValueError(f"box type must be 4 bytes, got {kind!r}")
-    body = b"".join(payload)
-    size = 8 + len(body)
+    size = 8 + sum(len(p) for p in payload)
     if size > _MAX_BOX:
         raise ValueError(f"{kind.decode('latin-1')} box of {size} bytes needs a 64-bit size")
-    return struct.pack(">I4s", size, kind) + body
+    # One join: media payloads are large and every copy of them counts.
+    return b"".join((struct.pack(">I4s", size, kind), *payload))
 
 
 def full_box(kind: bytes, version: int, flags: int, *payload: bytes) -> bytes:

@@ -62,8 +62,9 @@ def chunk(sequence_number: int, runs: Sequence[TrackRun]) -> bytes:
         offsets.append(position)
         position += sum(len(s.data) for s in run.samples)
     moof = _moof(sequence_number, runs, offsets)
-    mdat = box(b"mdat", *(s.data for run in runs for s in run.samples))
-    return moof + mdat
+    data = [s.data for run in runs for s in run.samples]
+    mdat_header = struct.pack(">I4s", 8 + sum(len(d) for d in data), b"mdat")
+    return b"".join((moof, mdat_header, *data))
 
 
 def _moof(sequence_number: int, runs: Sequence[TrackRun], offsets: Sequence[int]) -> bytes:
