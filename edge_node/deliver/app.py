@@ -26,7 +26,6 @@ from edge_node.deliver.response import FileBody, Response
 from edge_node.deliver.sessions import Forbidden, ViewerSessions, carry_query
 from edge_node.deliver.upstream import BLOCKING_PLAYLIST_TTL, PLAYLIST_TTL, Upstream
 
-_VIEWER_ROUTES = frozenset((RouteKind.MASTER, RouteKind.MEDIA, RouteKind.FILE, RouteKind.VOD))
 _FORWARDED_QUERY = ("_HLS_msn", "_HLS_part", "_HLS_skip", "dvr")
 
 

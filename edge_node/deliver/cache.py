@@ -33,6 +33,11 @@ class _Entry:
     etag: bytes
     pins: int = 0
     data: bytes | None = None  # the bytes themselves, for small hot objects
+    # Kept open while cached: a hit costs no open/close, and sendfile takes offsets.
+    fd: int | None = None
+
+    def unpin(self) -> None:
+        self.pins -= 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,13 +68,16 @@ class SegmentCache:
         max_bytes: int,
         *,
         memory_max_bytes: int = 0,
-        memory_object_max: int = 256 * 1024,
+        memory_object_max: int = 16 * 1024,
+        max_open_files: int = 4096,
         writer: Writer = os.write,
     ) -> None:
         self.directory = directory
         self.max_bytes = max_bytes
         self.memory_max_bytes = memory_max_bytes
         self.memory_object_max = memory_object_max
+        self.max_open_files = max_open_files
+        self._open_files = 0
         self._write = writer
         self._objects = directory / "objects"
         self._tmp = directory / "tmp"
@@ -101,6 +109,14 @@ class SegmentCache:
     def _path(self, key: str) -> Path:
         return self._objects / key
 
+    def close(self) -> None:
+        """Close the descriptors kept open for hits (the cache stays usable)."""
+        for entry in self._index.values():
+            if entry.fd is not None and entry.pins == 0:
+                os.close(entry.fd)
+                entry.fd = None
+                self._open_files -= 1
+
     def stats(self) -> CacheStats:
         return CacheStats(
             hits=self._hits,
@@ -119,34 +135,44 @@ class SegmentCache:
         if entry is None:
             self._misses += 1
             return None
-        fd = None
-        if entry.data is None:
+        owned = None  # a descriptor for this answer alone, when no more may stay open
+        if entry.data is None and entry.fd is None:
             try:
                 fd = os.open(self._path(key), os.O_RDONLY)
             except OSError:
                 self._drop(key)  # removed behind our back: a miss, not an error
                 self._misses += 1
                 return None
+            if self._remember(entry, fd):
+                os.close(fd)
+            elif self._open_files < self.max_open_files:
+                entry.fd = fd
+                self._open_files += 1
+            else:
+                owned = fd
         self._hits += 1
         self._index.move_to_end(key)
         entry.pins += 1
+        if owned is None:
+            return CachedObject(entry.size, entry.etag, entry.fd, entry.data, entry.unpin)
 
         def release() -> None:
-            entry.pins -= 1
-            if fd is not None:
-                os.close(fd)
+            entry.unpin()
+            os.close(owned)
 
-        if entry.data is None and entry.size <= self.memory_object_max and fd is not None:
-            self._remember(entry, fd)
-        return CachedObject(entry.size, entry.etag, fd, entry.data, release)
+        return CachedObject(entry.size, entry.etag, owned, None, release)
 
-    def _remember(self, entry: _Entry, fd: int) -> None:
+    def _remember(self, entry: _Entry, fd: int) -> bool:
+        if entry.size > self.memory_object_max:
+            return False
         if self._memory_used + entry.size > self.memory_max_bytes:
-            return
+            return False
         data = os.pread(fd, entry.size, 0)
-        if len(data) == entry.size:
-            entry.data = data
-            self._memory_used += entry.size
+        if len(data) != entry.size:
+            return False
+        entry.data = data
+        self._memory_used += entry.size
+        return True
 
     # ------------------------------------------------------------------ fills
 
@@ -212,6 +238,9 @@ class SegmentCache:
         self._used -= entry.size
         if entry.data is not None:
             self._memory_used -= entry.size
+        if entry.fd is not None:
+            os.close(entry.fd)
+            self._open_files -= 1
         path = self._path(key)
         path.unlink(missing_ok=True)
         with contextlib.suppress(OSError):  # only empty directories go

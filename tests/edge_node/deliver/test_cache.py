@@ -129,17 +129,36 @@ def test_disk_that_stays_full_gives_up_cleanly(tmp_path: Path) -> None:
 def test_small_hits_are_kept_in_memory(tmp_path: Path) -> None:
     cache = SegmentCache(tmp_path, 100_000, memory_max_bytes=5000, memory_object_max=2000)
     put(cache, "small", b"s" * 1500)
+    put(cache, "small2", b"t" * 1500)
     put(cache, "large", b"l" * 3000)
-    first = cache.open("small")
-    assert first is not None and first.fd is not None
-    first.release()
-    second = cache.open("small")
-    assert second is not None and second.data == b"s" * 1500 and second.fd is None
-    second.release()
+    for _ in range(2):
+        hit = cache.open("small")
+        assert hit is not None and hit.data == b"s" * 1500 and hit.fd is None
+        hit.release()
     large = cache.open("large")
-    assert large is not None and large.data is None
+    assert large is not None and large.data is None and large.fd is not None
     large.release()
     assert cache.stats().memory_bytes == 1500
+
+
+def test_descriptors_stay_open_within_a_limit(tmp_path: Path) -> None:
+    cache = SegmentCache(tmp_path, 100_000, max_open_files=1)
+    put(cache, "a", b"a" * 1000)
+    put(cache, "b", b"b" * 1000)
+    first, second = cache.open("a"), cache.open("a")
+    assert first is not None and second is not None and first.fd == second.fd
+    other = cache.open("b")  # past the limit: its own descriptor, closed on release
+    assert other is not None and other.fd is not None and other.fd != first.fd
+    assert os.pread(other.fd, 3, 0) == b"bbb"
+    kept = first.fd
+    assert kept is not None
+    for hit in (first, second, other):
+        hit.release()
+    assert os.pread(kept, 3, 10) == b"aaa"  # still open for the next hit
+    assert cache._open_files == 1
+    put(cache, "c", b"c" * 99_000)  # evicts a and b: their descriptors close
+    assert cache._open_files == 0
+    cache.close()
 
 
 def test_unwritable_cache_directory_means_uncached(tmp_path: Path) -> None:
