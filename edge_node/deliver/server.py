@@ -202,12 +202,14 @@ async def _send_response(
             length = body.length
         else:
             length = body.length
+        # HTTP/1.0 has no chunked coding: an answer of unknown length ends at the close.
+        close_delimited = length is None and request.http_version == "1.0"
         if response.status not in _NO_LENGTH:
             if length is not None:
                 raw += b"content-length: %d\r\n" % length
-            elif request.method != b"HEAD":
+            elif request.method != b"HEAD" and not close_delimited:
                 raw += b"transfer-encoding: chunked\r\n"
-        head = conn.response_head(response.status, headers, raw=raw)
+        head = conn.response_head(response.status, headers, raw=raw, close=close_delimited)
         if request.method == b"HEAD" or response.status in _NO_LENGTH:
             await transport.send_all(head)
         elif isinstance(body, bytes):
@@ -217,7 +219,8 @@ async def _send_response(
             await transport.send_file(body.fd, body.offset, body.length)
         else:
             await transport.send_all(head, more=True)
-            await _send_stream(transport, body.chunks(), chunked=length is None)
+            chunked = length is None and not close_delimited
+            await _send_stream(transport, body.chunks(), chunked=chunked)
         conn.response_done()
     finally:
         if response.release is not None:

@@ -18,7 +18,7 @@ from edge_node.deliver.response import Response
 from edge_node.deliver.sessions import ViewerSessions
 from edge_node.deliver.upstream import Upstream, UpstreamTable
 
-from .conftest import StartServer
+from .conftest import StartServer, raw_exchange
 
 DATA = bytes(range(256)) * 400
 
@@ -191,3 +191,26 @@ async def test_metrics_counts_are_current_when_read(
     assert 'glasscast_http_requests_total{cache="hit",kind="segment",status="2xx"} 2.0' in text
     assert 'glasscast_http_requests_total{cache="miss",kind="segment",status="2xx"} 1.0' in text
     assert f"glasscast_cache_bytes {float(len(DATA))}" in text
+
+
+class UnknownLength:
+    """A body whose length is not known up front (a chunked upstream answer)."""
+
+    length = None
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        yield DATA[:1000]
+        yield DATA[1000:]
+
+
+async def test_unknown_length_is_chunked_for_11_and_close_delimited_for_10(
+    start_server: StartServer,
+) -> None:
+    port = await start_server(Scripted(lambda r: Response(200, [], UnknownLength())))
+    async with httpx.AsyncClient() as client:
+        got = await client.get(f"http://127.0.0.1:{port}/live/s/r/1.m4s")
+    assert got.headers["transfer-encoding"] == "chunked" and got.content == DATA
+    raw = await raw_exchange(port, b"GET /live/s/r/1.m4s HTTP/1.0\r\n\r\n")
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert b"transfer-encoding" not in head and b"connection: close" in head
+    assert body == DATA
