@@ -54,9 +54,9 @@ class _ChunkStream:
         self.type_id = 0
         self.stream_id = 0
         self.extended = False
-        # The message being reassembled, allocated at its declared size, and how much of
-        # it has arrived.
-        self.partial: bytearray | None = None
+        # The chunks of the message being reassembled, and how many bytes they hold. Kept
+        # as pieces and joined once: one large allocation per message, not three.
+        self.partial: list[bytes] | None = None
         self.filled = 0
 
 
@@ -163,7 +163,7 @@ class ChunkReader:
             self._pos = pos + take
             return Message(csid, type_id, stream_id, timestamp, bytes(buf[pos : pos + take]))
         if stream.partial is None:
-            stream.partial = bytearray(length)
+            stream.partial = []
             stream.filled = 0
             self._reserved += length
         self._pos = pos + take
@@ -172,15 +172,14 @@ class ChunkReader:
             self._fill_continuations(stream, 0xC0 | csid)
         if stream.filled < length:
             return True
-        payload = bytes(stream.partial)
+        payload = b"".join(stream.partial)
         stream.partial = None
         self._reserved -= length
         return Message(csid, type_id, stream_id, timestamp, payload)
 
     def _fill(self, stream: _ChunkStream, pos: int, take: int) -> None:
         assert stream.partial is not None
-        with memoryview(self._buffer) as view, view[pos : pos + take] as chunk:
-            stream.partial[stream.filled : stream.filled + take] = chunk
+        stream.partial.append(bytes(self._buffer[pos : pos + take]))
         stream.filled += take
 
     def _fill_continuations(self, stream: _ChunkStream, marker: int) -> None:

@@ -24,25 +24,20 @@ from shared.config import RtmpSection
 from . import _amf0, _media
 from ._amf0 import AmfValue
 from ._chunks import ChunkReader, Message
-from ._clock import StreamClock
 from ._errors import RtmpProtocolError
 from ._events import (
     NEED_DATA,
     PAUSED,
     Closed,
-    CodecConfig,
     Connected,
-    Discontinuity,
     Event,
-    MediaPacket,
     Metadata,
     PublishRequested,
     Sentinel,
-    TrackKind,
     Unpublished,
 )
 from ._handshake import PACKET_SIZE, server_handshake
-from ._replies import (
+from ._messages import (
     ABORT,
     AGGREGATE,
     AMF0_COMMAND,
@@ -58,8 +53,10 @@ from ._replies import (
     USER_STREAM_BEGIN,
     VIDEO,
     WINDOW_ACK_SIZE,
-    ReplyWriter,
+    split_aggregate,
 )
+from ._replies import ReplyWriter
+from ._tracks import MediaTracks
 
 _U32 = struct.Struct(">I")
 SERVER_CHUNK_SIZE = 4096
@@ -104,7 +101,7 @@ class RtmpConnection:
         self._stream_key = ""
         self._stream_id = 0
         self._next_stream_id = 1
-        self._clock = StreamClock()
+        self._tracks = MediaTracks()
 
     @classmethod
     def from_config(cls, config: RtmpSection) -> RtmpConnection:
@@ -249,7 +246,7 @@ class RtmpConnection:
         elif type_id in (AMF3_COMMAND, AMF3_DATA, AMF3_SHARED_OBJECT):
             self._refuse_connection("NetConnection.Connect.Rejected", _AMF3_REFUSAL)
         elif type_id == AGGREGATE:
-            for part in _split_aggregate(message):
+            for part in split_aggregate(message):
                 # Only media and data may nest; anything else would let a peer recurse.
                 if self._state is not State.CLOSED and part.type_id in (AUDIO, VIDEO, AMF0_DATA):
                     self._dispatch(part)
@@ -352,7 +349,7 @@ class RtmpConnection:
         key, _, query = name.partition("?")
         self._stream_id = stream_id
         self._stream_key = key
-        self._clock = StreamClock()
+        self._tracks = MediaTracks()
         self._state = State.PUBLISH_PENDING
         self._events.append(PublishRequested(self._app, key, query, kind or "live"))
 
@@ -376,44 +373,14 @@ class RtmpConnection:
     def _media(self, message: Message) -> None:
         try:
             if message.type_id == VIDEO:
-                self._video(message)
+                self._events += self._tracks.video(message.timestamp, message.payload)
             else:
-                self._audio(message)
+                self._events += self._tracks.audio(message.timestamp, message.payload)
         except _media.UnsupportedMedia as refusal:
             self._outbox += self._writer.on_status(
                 self._stream_id, "error", "NetStream.Publish.Denied", str(refusal)
             )
             self._close(str(refusal))
-
-    def _video(self, message: Message) -> None:
-        body = _media.parse_video(message.payload)
-        if body is None:
-            return
-        if body.config:
-            width, height = _media.avc_dimensions(body.data)
-            self._events.append(CodecConfig("video", "h264", body.data, width, height))
-            return
-        dts = self._rebase(message.timestamp, "video")
-        self._events.append(
-            MediaPacket("video", dts, dts + body.composition_offset, body.keyframe, body.data)
-        )
-
-    def _audio(self, message: Message) -> None:
-        body = _media.parse_audio(message.payload)
-        if body.config:
-            rate, channels = _media.audio_specific_config_info(body.data)
-            self._events.append(
-                CodecConfig("audio", "aac", body.data, sample_rate=rate, channels=channels)
-            )
-            return
-        dts = self._rebase(message.timestamp, "audio")
-        self._events.append(MediaPacket("audio", dts, dts, True, body.data))
-
-    def _rebase(self, timestamp: int, kind: TrackKind) -> int:
-        dts, jumped = self._clock.rebase(timestamp, kind)
-        if jumped:
-            self._events.append(Discontinuity(f"{kind} timestamp jumped on the wire"))
-        return dts
 
 
 def _u32(payload: bytes) -> int:
@@ -424,24 +391,3 @@ def _u32(payload: bytes) -> int:
 
 def _text(value: AmfValue) -> str:
     return value if isinstance(value, str) else ""
-
-
-def _split_aggregate(message: Message) -> list[Message]:
-    """The FLV tags packed in an aggregate message, as messages of their own.
-
-    Sub-tag timestamps are relative to the first one; the aggregate's own timestamp anchors them.
-    """
-    data, pos, parts = message.payload, 0, []
-    first: int | None = None
-    while pos + 11 <= len(data):
-        type_id = data[pos]
-        size = int.from_bytes(data[pos + 1 : pos + 4], "big")
-        stamp = int.from_bytes(data[pos + 4 : pos + 7], "big") | (data[pos + 7] << 24)
-        body = data[pos + 11 : pos + 11 + size]
-        if len(body) != size:
-            raise RtmpProtocolError("aggregate sub-message runs past the end")
-        first = stamp if first is None else first
-        timestamp = (message.timestamp + stamp - first) % (1 << 32)
-        parts.append(Message(message.csid, type_id, message.stream_id, timestamp, body))
-        pos += 11 + size + 4  # and the back-pointer, which tells nothing new
-    return parts
