@@ -1,10 +1,10 @@
 """The transcode worker process: `python -m edge_node.transcode.child --encoder NAME`.
 
-Reads framed source events on stdin, runs one `Pipeline`, writes framed encoded
-events (and a `PipelineStats` about once a second) on stdout. The transcode settings
-arrive as JSON in the `GLASSCAST_WORKER_SETTINGS` environment variable. stdout is
-the protocol, so it is moved away from fd 1 first and anything printing (FFmpeg
-logs, a stray print) lands on stderr instead.
+Reads framed batches of source events on stdin, runs one `Pipeline`, writes framed
+batches of encoded events (and a `PipelineStats` about once a second) on stdout.
+The transcode settings arrive as JSON in the `GLASSCAST_WORKER_SETTINGS` environment
+variable. stdout is the protocol, so it is moved away from fd 1 first and anything
+printing (FFmpeg logs, a stray print) lands on stderr instead.
 
 It exits when stdin reaches end of file, after draining the pipeline. SIGINT is
 ignored: the node owns this process and stops it by closing stdin or by signal.
@@ -33,17 +33,18 @@ from edge_node.media import (
     SourcePacket,
 )
 from edge_node.transcode import framing
-from edge_node.transcode.pipeline import Pipeline, PipelineStats
+from edge_node.transcode.pipeline import Pipeline
 from shared.config import TranscodeSection
 
 SETTINGS_ENV = "GLASSCAST_WORKER_SETTINGS"
 STATS_INTERVAL = 1.0
 _READ_SIZE = 256 * 1024
 _OUTPUT_QUEUE = 256
+_BATCH = 64
 
 log = logging.getLogger("edge_node.transcode.worker")
 
-Outgoing = EncodedEvent | PipelineStats | None
+Outgoing = EncodedEvent | None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,22 +97,33 @@ def _as_source_event(value: object) -> SourceEvent:
 
 def _write_loop(fd: int, outgoing: queue.Queue[Outgoing], pipeline: Pipeline) -> None:
     next_stats = time.monotonic() + STATS_INTERVAL
+    done = False
     try:
-        while True:
-            try:
-                value = outgoing.get(timeout=max(0.0, next_stats - time.monotonic()))
-            except queue.Empty:
-                value = pipeline.stats()
-            if value is None:
-                return
-            _write_all(fd, framing.encode(value))
+        while not done:
+            batch, done = _take_batch(outgoing, timeout=max(0.0, next_stats - time.monotonic()))
             if time.monotonic() >= next_stats:
-                if not isinstance(value, PipelineStats):
-                    _write_all(fd, framing.encode(pipeline.stats()))
+                batch.append(pipeline.stats())
                 next_stats = time.monotonic() + STATS_INTERVAL
+            if batch:
+                _write_all(fd, framing.encode(batch))
     except BrokenPipeError:
         # The node went away; nothing is left to tell. Exit without draining.
         os._exit(0)
+
+
+def _take_batch(outgoing: queue.Queue[Outgoing], timeout: float) -> tuple[list[object], bool]:
+    """What is queued (waiting up to `timeout` for the first), and whether it ended."""
+    batch: list[object] = []
+    try:
+        value = outgoing.get(timeout=timeout)
+        while value is not None:
+            batch.append(value)
+            if len(batch) >= _BATCH:
+                return batch, False
+            value = outgoing.get_nowait()
+        return batch, True
+    except queue.Empty:
+        return batch, False
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -1,4 +1,6 @@
-"""The worker pipe's wire format, sans-IO: 4-byte big-endian length, then a pickle.
+"""The worker pipe's wire format, sans-IO: 4-byte big-endian length, then a pickle of a
+tuple of values (a batch: one frame per burst of events, not per event, keeps the
+pipe's cost to a few syscalls and one pickle call per burst).
 
 Both directions carry only `edge_node.media` values plus the worker's own small
 records, and the loader refuses any other class: a worker whose FFmpeg scribbled on
@@ -10,6 +12,7 @@ from __future__ import annotations
 import io
 import pickle
 import struct
+from collections.abc import Sequence
 from typing import Any
 
 HEADER = struct.Struct(">I")
@@ -46,8 +49,8 @@ class _Loader(pickle.Unpickler):
         raise FramingError(f"refusing to load {module}.{name}")
 
 
-def encode(value: object) -> bytes:
-    body = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+def encode(values: Sequence[object]) -> bytes:
+    body = pickle.dumps(tuple(values), protocol=pickle.HIGHEST_PROTOCOL)
     if len(body) > MAX_FRAME:
         raise FramingError(f"frame of {len(body)} bytes exceeds {MAX_FRAME}")
     return HEADER.pack(len(body)) + body
@@ -81,7 +84,10 @@ class FrameReader:
                 break
             body = bytes(self._buffer[HEADER.size : end])
             del self._buffer[:end]
-            values.append(decode_one(body))
+            batch = decode_one(body)
+            if not isinstance(batch, tuple):
+                raise FramingError(f"a frame holds a batch, not a {type(batch).__name__}")
+            values += batch
         return values
 
     @property

@@ -45,6 +45,7 @@ MAX_RESTARTS = 5
 RESTART_WINDOW = 60.0
 STOP_GRACE = 2.0
 _READ_SIZE = 256 * 1024
+_BATCH = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,16 +190,21 @@ class TranscodeWorker:
         skipping = resume and self._config is not None and self._config.video is not None
         try:
             if resume and self._config is not None:
-                await stdin.send_all(framing.encode(self._config))
-            async for event in source:
-                if isinstance(event, SourceConfig):
-                    self._config = event
-                elif isinstance(event, SourcePacket) and skipping:
-                    if not (event.kind == "video" and event.keyframe):
-                        continue
-                    skipping = False
-                await stdin.send_all(framing.encode(event))
-                if isinstance(event, SourceEnd):
+                await stdin.send_all(framing.encode([self._config]))
+            async for first in source:
+                batch = [first, *_ready(source, _BATCH - 1)]
+                kept: list[SourceEvent] = []
+                for event in batch:
+                    if isinstance(event, SourceConfig):
+                        self._config = event
+                    elif isinstance(event, SourcePacket) and skipping:
+                        if not (event.kind == "video" and event.keyframe):
+                            continue
+                        skipping = False
+                    kept.append(event)
+                if kept:
+                    await stdin.send_all(framing.encode(kept))
+                if any(isinstance(event, SourceEnd) for event in kept):
                     break
             session.source_done = True
             await stdin.aclose()
@@ -279,3 +285,14 @@ async def _stop(process: trio.Process) -> None:
             return
     process.kill()
     await process.wait()
+
+
+def _ready(source: trio.MemoryReceiveChannel[SourceEvent], limit: int) -> list[SourceEvent]:
+    """Events already waiting in the channel, without blocking: one write per burst."""
+    ready: list[SourceEvent] = []
+    while len(ready) < limit:
+        try:
+            ready.append(source.receive_nowait())
+        except (trio.WouldBlock, trio.EndOfChannel):
+            break
+    return ready

@@ -21,7 +21,7 @@ VALUES = [
 
 
 def test_values_round_trip_in_any_chunking() -> None:
-    wire = b"".join(encode(v) for v in VALUES)
+    wire = encode(VALUES[:2]) + encode(VALUES[2:3]) + encode(VALUES[3:])
     for size in (1, 3, 7, len(wire)):
         reader = FrameReader()
         got: list[object] = []
@@ -31,8 +31,14 @@ def test_values_round_trip_in_any_chunking() -> None:
 
 
 def test_foreign_classes_are_refused() -> None:
-    body = pickle.dumps(OSError("not a media value"))
+    body = pickle.dumps((OSError("not a media value"),))
     with pytest.raises(FramingError, match="refusing"):
+        FrameReader().feed(struct.pack(">I", len(body)) + body)
+
+
+def test_a_frame_must_be_a_batch() -> None:
+    body = pickle.dumps(SourceEnd("alone"))
+    with pytest.raises(FramingError, match="batch"):
         FrameReader().feed(struct.pack(">I", len(body)) + body)
 
 
