@@ -7,8 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rich.text import Text
-
 MISSING = "-"
 
 STATUS_STYLES = {
@@ -91,14 +89,11 @@ def flag(value: bool | None, yes: str = "yes", no: str = "no") -> str:
 
 @dataclass(frozen=True, slots=True, order=True)
 class Cell:
-    """A table cell: drawn as `label`, ordered by `key` (missing values sort first)."""
+    """A table cell: drawn as `label` in `style`, ordered by `key` (missing values first)."""
 
     key: tuple[int, Any]
     label: str = field(compare=False)
     style: str = field(default="", compare=False)
-
-    def __rich__(self) -> Text:
-        return Text(self.label, style=self.style, no_wrap=True, overflow="ellipsis")
 
 
 def cell(label: str, value: Any = None, style: str = "") -> Cell:

@@ -11,7 +11,7 @@ from typing import Any
 
 from rich.console import Console
 from textual.pilot import Pilot
-from textual.widgets import Static
+from textual.widgets import Input, Static
 
 from tests.tui.realfleet import ControlPlaneProcess
 from tui.app import GlasscastApp
@@ -46,21 +46,29 @@ async def until(
     deadline = time.monotonic() + limit
     while not predicate():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            notes = [n.message for n in pilot.app._notifications]
+            raise AssertionError(f"timed out waiting for {what} (on {pilot.app.screen}; {notes})")
         await pilot.pause(0.05)
+
+
+async def type_into_input(pilot: Pilot[int], *keys: str) -> None:
+    """Type once an input has focus: keys sent while a dialog mounts would be lost."""
+    def ready() -> bool:
+        focused = pilot.app.focused
+        return isinstance(focused, Input) and focused.screen is pilot.app.screen
+
+    await until(pilot, ready, "an input to focus")
+    await pilot.press(*keys)
 
 
 def row_labels(app: GlasscastApp, table_id: str, key: str) -> list[str]:
     table = app.screen.query_one(f"#{table_id}", RecordTable)
-    return [cell.label for cell in table.get_row(key)]
+    return [cell.label for cell in table.row_cells(key)]
 
 
 def has_row(app: GlasscastApp, table_id: str, key: str) -> bool:
     tables = app.screen.query(f"#{table_id}")
-    if not tables:
-        return False
-    table = tables.first(RecordTable)
-    return any(row.value == key for row in table.rows)
+    return bool(tables) and tables.first(RecordTable).has_row(key)
 
 
 async def off_thread(function: Callable[..., Any], *args: Any) -> Any:

@@ -9,7 +9,15 @@ import httpx
 from textual.pilot import Pilot
 
 from shared import pki
-from tests.tui.pilotlib import drive, has_row, make_app, off_thread, static_text, until
+from tests.tui.pilotlib import (
+    drive,
+    has_row,
+    make_app,
+    off_thread,
+    static_text,
+    type_into_input,
+    until,
+)
 from tests.tui.realfleet import ControlPlaneProcess, enroll, running
 from tui.app import GlasscastApp
 from tui.screens.dialogs import ConfirmDialog, SecretDialog, TokenForm
@@ -61,7 +69,7 @@ def test_enrollment_lists_pending_with_checks_approves_and_issues_a_token(
 
         await pilot.press("n")
         await until(pilot, lambda: isinstance(app.screen, TokenForm), "the token form")
-        await pilot.press(*"north-1", "tab", *"600", "enter")
+        await type_into_input(pilot, *"north-1", "tab", *"600", "enter")
         await until(pilot, lambda: isinstance(app.screen, SecretDialog), "the token")
         dialog = app.screen
         assert isinstance(dialog, SecretDialog)
@@ -96,7 +104,7 @@ def test_palette_drains_a_node_by_name_and_help_opens(
             "palette-node healthy",
         )
         await pilot.press("ctrl+p")
-        await pilot.press(*"drain node palette-node")
+        await type_into_input(pilot, *"drain palette-node")
         await pilot.pause(0.3)
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "confirmation")

@@ -10,7 +10,15 @@ import httpx
 import pytest
 from textual.pilot import Pilot
 
-from tests.tui.pilotlib import drive, has_row, make_app, off_thread, row_labels, until
+from tests.tui.pilotlib import (
+    drive,
+    has_row,
+    make_app,
+    off_thread,
+    row_labels,
+    type_into_input,
+    until,
+)
 from tests.tui.realfleet import ControlPlaneProcess, NodeAgent, enroll
 from tui.app import GlasscastApp
 from tui.screens.dialogs import ChannelForm, ChannelPrompt, ConfirmDialog, SecretDialog
@@ -135,7 +143,7 @@ def test_create_channel_from_the_form_and_a_taken_name_is_refused_in_place(
     async def scenario(app: GlasscastApp, pilot: Pilot[int]) -> None:
         await pilot.press("c")
         await until(pilot, lambda: screen_is(app, ChannelForm), "the channel form")
-        await pilot.press(*"cooking", "tab", *"Late Supper", "tab", *"food", "enter")
+        await type_into_input(pilot, *"cooking", "tab", *"Late Supper", "tab", *"food", "enter")
         await until(pilot, lambda: screen_is(app, SecretDialog), "the stream key")
         dialog = app.screen
         assert isinstance(dialog, SecretDialog)
@@ -148,7 +156,7 @@ def test_create_channel_from_the_form_and_a_taken_name_is_refused_in_place(
 
         await pilot.press("c")
         await until(pilot, lambda: screen_is(app, ChannelForm), "the channel form")
-        await pilot.press(*"cooking", "enter")
+        await type_into_input(pilot, *"cooking", "enter")
         await until(
             pilot,
             lambda: any("409" in n.message for n in app._notifications),
@@ -165,11 +173,11 @@ def test_rotate_key_by_name_from_the_palette(control_plane: ControlPlaneProcess)
 
     async def scenario(app: GlasscastApp, pilot: Pilot[int]) -> None:
         await pilot.press("ctrl+p")
-        await pilot.press(*"rotate stream key")
+        await type_into_input(pilot, *"rotate stream key")
         await pilot.pause(0.3)
         await pilot.press("enter")
         await until(pilot, lambda: screen_is(app, ChannelPrompt), "the channel prompt")
-        await pilot.press(*"palette-ch", "enter")
+        await type_into_input(pilot, *"palette-ch", "enter")
         await until(pilot, lambda: screen_is(app, ConfirmDialog), "rotate confirmation")
         await pilot.press("y")
         await until(pilot, lambda: screen_is(app, SecretDialog), "the new key")

@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Label, Static
+from textual.widgets import Footer, Header, Label, Static
 
 from tui import format as fmt
 from tui.client import ControlPlaneError
@@ -160,8 +160,8 @@ class EnrollmentScreen(Screen[None]):
         table.upsert(waiting)
         self._show_checks()
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.data_table.id == "pending":
+    def on_record_table_row_highlighted(self, event: RecordTable.RowHighlighted) -> None:
+        if event.table.id == "pending":
             self._show_checks()
 
     def _show_checks(self) -> None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input
+from textual.widgets import Footer, Header, Input
 
 from tui import format as fmt
 from tui.format import Cell, cell
@@ -67,7 +67,7 @@ class FleetScreen(Screen[None]):
     FleetScreen RecordTable { height: 1fr; }
     """
     BINDINGS = [
-        Binding("enter", "open_node", "Details", show=True),
+        Binding("enter", "open_node", "Details"),
         Binding("a", "node_action('approve')", "Approve"),
         Binding("d", "node_action('drain')", "Drain"),
         Binding("u", "node_action('undrain')", "Undrain"),
@@ -115,9 +115,8 @@ class FleetScreen(Screen[None]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.query_one(RecordTable).focus()
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        if event.row_key.value is not None:
-            self.glasscast.open_node(event.row_key.value)
+    def on_record_table_row_selected(self, event: RecordTable.RowSelected) -> None:
+        self.glasscast.open_node(event.key)
 
     def action_open_node(self) -> None:
         if (name := self.selected_node) is not None:
