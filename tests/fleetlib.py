@@ -213,11 +213,14 @@ def wait_for(predicate: Callable[[], Any], seconds: float, what: str) -> Any:
     raise AssertionError(f"timed out after {seconds} s waiting for {what}")
 
 
-def ffmpeg_push(url: str, *args: str, seconds: float | None = None) -> subprocess.Popen[bytes]:
+def ffmpeg_push(
+    url: str, *args: str, seconds: float | None = None, loop: bool = False
+) -> subprocess.Popen[bytes]:
     """Push the shared 720p clip like OBS would (H.264 + AAC over RTMP, real time)."""
     duration = ["-t", str(seconds)] if seconds else []
+    looping = ["-stream_loop", "-1"] if loop else []
     return subprocess.Popen(
-        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-i", str(SOURCE_CLIP),
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-re", *looping, "-i", str(SOURCE_CLIP),
          *duration, *args, "-c", "copy", "-f", "flv", url],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -235,3 +238,18 @@ def count_frames(path: Path, stream: str = "v:0") -> int:
 
 
 SOURCE_CLIP = Path(__file__).resolve().parents[1].parent / "shared" / "media" / "src720.mp4"
+
+
+def node_pid(fleet: Fleet, name: str) -> int | None:
+    """The pid of a running node of `fleet` (found by its config file's path)."""
+    marker = str((fleet.state_dir / "nodes" / name / "edge.toml").resolve())
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if marker.encode() in cmdline and b"edge" in cmdline:
+            return int(entry.name)
+    return None

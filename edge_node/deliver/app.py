@@ -137,7 +137,7 @@ class DeliveryApp:
             if isinstance(body, int):
                 return self._count("playlist", objects.error(body), cache)
         if body is None or isinstance(body, int):
-            return self._count("playlist", objects.error(404, "unknown stream"), cache)
+            return self._count("playlist", self._unknown(), cache)
         if carry is not None:
             body = carry_query(body, carry)
         return self._count("playlist", objects.playlist(request, body), cache)
@@ -161,6 +161,8 @@ class DeliveryApp:
                 answer = await local.media_playlist(
                     route.stream_id, route.rendition, msn, part, skip, dvr
                 )
+            if answer == 404:
+                return self._count("playlist", self._unknown(), "local")
             cache = "local"
         else:
             query = "&".join(f"{k}={v}" for k in _FORWARDED_QUERY if (v := route.param(k)))
@@ -176,6 +178,15 @@ class DeliveryApp:
 
     def _admit(self, route: Route) -> str:
         return self.sessions.admit(route.stream_id, route.param("token"), route.param("session"))
+
+    def _unknown(self) -> Response:
+        """404 for a stream this node does not carry; 503 while it has not yet heard
+        from the control plane what it carries (just started), so that a downstream
+        node fails over instead of passing a false 404 to its viewers."""
+        upstream = self.sources.upstream
+        if upstream is not None and not upstream.table.received:
+            return objects.error(503, "starting: upstreams not known yet")
+        return objects.error(404, "unknown stream")
 
     def _upstream_for(self, stream_id: str) -> Upstream | None:
         upstream = self.sources.upstream
@@ -195,6 +206,8 @@ class DeliveryApp:
                 path = local.file_path(route.stream_id, route.rendition, route.name)
                 if path is None:
                     path = await local.wait_file(route.stream_id, route.rendition, route.name)
+            if path is None:
+                return self._count(kind, self._unknown(), "local")
             return self._count(kind, _serve_path(request, route.name, path), "local")
         cache = self.sources.cache
         hit = cache.open(route.cache_key) if cache is not None else None

@@ -50,12 +50,17 @@ class UpstreamTable:
 
     def __init__(self) -> None:
         self._bases: dict[str, tuple[str, ...]] = {}
+        # False until the control plane has said what this node carries: until then an
+        # unknown stream is "not ready" (503), not "absent" (404).
+        self.received = False
 
     def set(self, stream_id: str, bases: Iterable[str]) -> None:
         self._bases[stream_id] = tuple(b.rstrip("/") for b in bases if b)
+        self.received = True
 
     def replace(self, entries: Iterable[UpstreamEntry]) -> None:
         """Apply an `UpstreamUpdate`: the full set, shield first when there is one."""
+        self.received = True
         self._bases = {
             e.stream_id: tuple(u.rstrip("/") for u in (e.shield_http_url, e.origin_http_url) if u)
             for e in entries
