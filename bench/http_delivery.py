@@ -23,6 +23,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import trio
+
+from edge_node.deliver.app import DeliveryApp, DeliverySources
+from edge_node.deliver.cache import SegmentCache
+from edge_node.deliver.server import serve_http
+from edge_node.deliver.sessions import ViewerSessions
+from edge_node.deliver.upstream import Upstream, UpstreamTable
+from shared.config import CacheSection, HttpSection
+
 STREAM = "bench"
 FILES = {"segment 1MB": ("seg", 1024 * 1024, 8), "part 60kB": ("part", 60 * 1024, 32)}
 CONNECTIONS = (64, 1000)
@@ -121,14 +130,6 @@ def make_files(cache_dir: Path) -> dict[str, list[str]]:
 
 def serve_ours(cache_dir: str, port: int) -> None:
     """The child process: a delivery app whose cache already holds every object."""
-    import trio
-
-    from edge_node.deliver.app import DeliveryApp, DeliverySources
-    from edge_node.deliver.cache import SegmentCache
-    from edge_node.deliver.server import serve_http
-    from edge_node.deliver.sessions import ViewerSessions
-    from edge_node.deliver.upstream import Upstream, UpstreamTable
-    from shared.config import CacheSection, HttpSection
 
     async def main() -> None:
         limits = CacheSection()
@@ -147,6 +148,13 @@ def serve_ours(cache_dir: str, port: int) -> None:
             await nursery.start(serve_http, config, app)
 
     trio.run(main)
+
+
+def _field(pattern: str, text: str) -> str:
+    match = re.search(pattern, text)
+    if match is None:
+        raise RuntimeError(f"wrk printed no {pattern!r}:\n{text}")
+    return match.group(1)
 
 
 def run_wrk(port: int, script: Path, connections: int, seconds: float, pids: list[int]) -> Result:
@@ -170,7 +178,7 @@ def run_wrk(port: int, script: Path, connections: int, seconds: float, pids: lis
         text=True,
         check=True,
     ).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    rps = float(_field(r"Requests/sec:\s+([\d.]+)", out))
     transfer = re.search(r"Transfer/sec:\s+([\d.]+)(\w+)", out)
     assert transfer is not None
     scale = {"B": 1e-6, "KB": 1e-3, "MB": 1.0, "GB": 1e3}[transfer.group(2)]
@@ -181,8 +189,79 @@ def run_wrk(port: int, script: Path, connections: int, seconds: float, pids: lis
     if errors:
         raise RuntimeError(f"{errors.group(1)} non-2xx answers from port {port}")
     cpu = cpu_seconds(pids) - cpu_before
-    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    requests = int(_field(r"(\d+) requests in", out))
     return Result(rps, float(transfer.group(1)) * scale, p99_ms, cpu / requests * 1e6)
+
+
+Results = dict[tuple[str, int, str], Result]
+
+
+def start_servers(tmp: Path, nginx_port: int, our_port: int) -> list[subprocess.Popen[bytes]]:
+    conf = tmp / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(tmp=tmp, port=nginx_port, root=tmp / "cache/objects"))
+    nginx = ["taskset", "-c", "0", "nginx", "-c", str(conf), "-p", str(tmp)]
+    ours = ["taskset", "-c", "0", sys.executable, __file__, "--serve", str(tmp / "cache")]
+    procs = [subprocess.Popen(nginx, stderr=subprocess.DEVNULL)]
+    procs.append(subprocess.Popen([*ours, str(our_port)]))
+    wait_port(nginx_port)
+    wait_port(our_port)
+    return procs
+
+
+def run_rounds(
+    tmp: Path,
+    paths: dict[str, list[str]],
+    servers: dict[str, tuple[int, list[int]]],
+    seconds: float,
+    rounds: int,
+) -> Results:
+    """Alternating rounds per object size and connection count; the best of each kept."""
+    results: Results = {}
+    for label, names in paths.items():
+        script = tmp / f"{label.split()[0]}.lua"
+        script.write_text(WRK_SCRIPT.format(paths=", ".join(f'"{n}"' for n in names)))
+        for conns in CONNECTIONS:
+            for port, pids in servers.values():
+                run_wrk(port, script, min(conns, 64), 1.0, pids)  # warm caches and pools
+            for rnd in range(rounds):
+                for server, (port, pids) in servers.items():
+                    r = run_wrk(port, script, conns, seconds, pids)
+                    print(
+                        f"{label:12} c={conns:<5} round {rnd + 1} {server:6} "
+                        f"{r.rps:9.0f} req/s {r.mbps:8.1f} MB/s p99 {r.p99_ms:7.2f} ms "
+                        f"cpu {r.cpu_us:6.1f} us/req"
+                    )
+                    best = results.get((label, conns, server))
+                    if best is None or r.rps > best.rps:
+                        results[(label, conns, server)] = r
+    return results
+
+
+def print_ratios(results: Results) -> None:
+    print(
+        "\nbest round of each; ratio = ours / nginx req/s; cpu/request ratio = nginx / ours "
+        "(CPU per request, the figure least moved by other load on the machine)"
+    )
+    for label in FILES:
+        for conns in CONNECTIONS:
+            n, o = results[(label, conns, "nginx")], results[(label, conns, "ours")]
+            print(
+                f"{label:12} c={conns:<5} nginx {n.rps:8.0f} req/s {n.mbps:7.1f} MB/s "
+                f"p99 {n.p99_ms:7.2f} ms | ours {o.rps:8.0f} req/s {o.mbps:7.1f} MB/s "
+                f"p99 {o.p99_ms:7.2f} ms | ratio {o.rps / n.rps:.2f}x "
+                f"(cpu/request {n.cpu_us / o.cpu_us:.2f}x)"
+            )
+
+
+def stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def main() -> None:
@@ -203,71 +282,14 @@ def main() -> None:
     try:
         paths = make_files(tmp / "cache")
         nginx_port, our_port = free_port(), free_port()
-        conf = tmp / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(tmp=tmp, port=nginx_port, root=tmp / "cache/objects"))
-        procs.append(
-            subprocess.Popen(
-                ["taskset", "-c", "0", "nginx", "-c", str(conf), "-p", str(tmp)],
-                stderr=subprocess.DEVNULL,
-            )
-        )
-        procs.append(
-            subprocess.Popen(
-                [
-                    "taskset",
-                    "-c",
-                    "0",
-                    sys.executable,
-                    __file__,
-                    "--serve",
-                    str(tmp / "cache"),
-                    str(our_port),
-                ],
-            )
-        )
-        wait_port(nginx_port)
-        wait_port(our_port)
-        pids = {nginx_port: server_pids(procs[0]), our_port: server_pids(procs[1])}
-        results: dict[tuple[str, int, str], Result] = {}
-        for label, names in paths.items():
-            script = tmp / f"{label.split()[0]}.lua"
-            script.write_text(WRK_SCRIPT.format(paths=", ".join(f'"{n}"' for n in names)))
-            for conns in CONNECTIONS:
-                for port in (nginx_port, our_port):
-                    run_wrk(port, script, min(conns, 64), 1.0, pids[port])  # warm caches and pools
-                for rnd in range(args.rounds):
-                    for server, port in (("nginx", nginx_port), ("ours", our_port)):
-                        r = run_wrk(port, script, conns, args.seconds, pids[port])
-                        print(
-                            f"{label:12} c={conns:<5} round {rnd + 1} {server:6} "
-                            f"{r.rps:9.0f} req/s {r.mbps:8.1f} MB/s p99 {r.p99_ms:7.2f} ms "
-                            f"cpu {r.cpu_us:6.1f} us/req"
-                        )
-                        best = results.get((label, conns, server))
-                        if best is None or r.rps > best.rps:
-                            results[(label, conns, server)] = r
-        print(
-            "\nbest round of each; ratio = ours / nginx req/s; cpu/request ratio = nginx / ours "
-            "(CPU per request, the figure least moved by other load on the machine)"
-        )
-        for label in paths:
-            for conns in CONNECTIONS:
-                n, o = results[(label, conns, "nginx")], results[(label, conns, "ours")]
-                print(
-                    f"{label:12} c={conns:<5} nginx {n.rps:8.0f} req/s {n.mbps:7.1f} MB/s "
-                    f"p99 {n.p99_ms:7.2f} ms | ours {o.rps:8.0f} req/s {o.mbps:7.1f} MB/s "
-                    f"p99 {o.p99_ms:7.2f} ms | ratio {o.rps / n.rps:.2f}x "
-                    f"(cpu/request {n.cpu_us / o.cpu_us:.2f}x)"
-                )
+        procs = start_servers(tmp, nginx_port, our_port)
+        servers = {
+            "nginx": (nginx_port, server_pids(procs[0])),
+            "ours": (our_port, server_pids(procs[1])),
+        }
+        print_ratios(run_rounds(tmp, paths, servers, args.seconds, args.rounds))
     finally:
-        for proc in procs:
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop(procs)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -24,6 +24,25 @@ import tempfile
 import time
 from pathlib import Path
 
+import trio
+
+from edge_node.deliver.app import DeliveryApp, DeliverySources
+from edge_node.deliver.cache import SegmentCache
+from edge_node.deliver.nodeauth import NodeSigner, NodeVerifier
+from edge_node.deliver.server import serve_http
+from edge_node.deliver.sessions import ViewerSessions
+from edge_node.deliver.upstream import Upstream, UpstreamTable
+from shared.config import HttpSection
+from shared.pki import (
+    CertificateAuthority,
+    generate_private_key,
+    load_certificate,
+    load_csr,
+    load_private_key,
+    make_csr,
+    private_key_pem,
+)
+
 STREAM = "bench"
 PART_BYTES = 60 * 1024
 ROLES = ("origin", "shield", "edge")
@@ -47,13 +66,6 @@ def wait_port(port: int, timeout: float = 15.0) -> None:
 
 def enroll(tmp: Path) -> None:
     """A fleet CA and one enrolled key per node, as `glasscast edge enroll` leaves them."""
-    from shared.pki import (
-        CertificateAuthority,
-        generate_private_key,
-        load_csr,
-        make_csr,
-        private_key_pem,
-    )
 
     ca = CertificateAuthority.load_or_create(tmp / "ca")
     for name in (*ROLES, "client"):
@@ -63,9 +75,7 @@ def enroll(tmp: Path) -> None:
         (tmp / f"{name}.crt").write_bytes(issued.certificate_pem)
 
 
-def signer(tmp: Path, name: str):  # type: ignore[no-untyped-def]
-    from edge_node.deliver.nodeauth import NodeSigner
-    from shared.pki import load_private_key
+def signer(tmp: Path, name: str) -> NodeSigner:
 
     key = load_private_key((tmp / f"{name}.key").read_bytes())
     return NodeSigner(name, key, (tmp / f"{name}.crt").read_bytes())
@@ -100,16 +110,6 @@ class FileMedia:
 
 
 def serve(role: str, tmp: Path, port: int, upstreams: list[str]) -> None:
-    import trio
-
-    from edge_node.deliver.app import DeliveryApp, DeliverySources
-    from edge_node.deliver.cache import SegmentCache
-    from edge_node.deliver.nodeauth import NodeVerifier
-    from edge_node.deliver.server import serve_http
-    from edge_node.deliver.sessions import ViewerSessions
-    from edge_node.deliver.upstream import Upstream, UpstreamTable
-    from shared.config import HttpSection
-    from shared.pki import load_certificate
 
     async def main() -> None:
         verifier = NodeVerifier(load_certificate((tmp / "ca" / "ca.crt").read_bytes()))
@@ -139,7 +139,6 @@ def serve(role: str, tmp: Path, port: int, upstreams: list[str]) -> None:
 async def sample(
     ports: dict[str, int], tmp: Path, samples: int, crowd: int
 ) -> dict[str, list[float]]:
-    import trio
 
     header = "{}: {}".format(*signer(tmp, "client").header())
     ttfb: dict[str, list[float]] = {role: [] for role in ROLES}
@@ -177,6 +176,35 @@ def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
+def start_nodes(tmp: Path, ports: dict[str, int]) -> list[subprocess.Popen[bytes]]:
+    """origin <- shield <- edge, each its own process; the edge falls back to the origin."""
+    origin, shield = (f"http://127.0.0.1:{ports[r]}" for r in ("origin", "shield"))
+    upstreams = {"origin": [], "shield": [origin], "edge": [shield, origin]}
+    procs = []
+    for role in ROLES:
+        command = [sys.executable, __file__, "--serve", role, str(tmp), str(ports[role])]
+        procs.append(subprocess.Popen([*command, *upstreams[role]]))
+    for role in ROLES:
+        wait_port(ports[role])
+    return procs
+
+
+def report(ttfb: dict[str, list[float]], samples: int, crowd: int) -> None:
+    print(
+        f"{samples} collapsed misses x {crowd} concurrent requests, "
+        f"{PART_BYTES // 1024} kB parts; TTFB in ms"
+    )
+    previous = None
+    for role in ROLES:
+        p50, p95 = pct(ttfb[role], 50), pct(ttfb[role], 95)
+        line = f"{role:7} TTFB p50 {p50:6.2f}  p95 {p95:6.2f}"
+        if previous is not None:
+            added = (p50 - previous[0], p95 - previous[1])
+            line += f"   added by {role}: p50 {added[0]:6.2f}  p95 {added[1]:6.2f}"
+        print(line)
+        previous = (p50, p95)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=100)
@@ -187,7 +215,6 @@ def main() -> None:
         role, tmp, port, *upstreams = args.serve
         serve(role, Path(tmp), int(port), upstreams)
         return
-    import trio
 
     tmp = Path(tempfile.mkdtemp(prefix="glasscast-miss-"))
     procs: list[subprocess.Popen[bytes]] = []
@@ -199,41 +226,8 @@ def main() -> None:
             for role in ROLES:
                 (rendition / f"{role}-{i}.m4s").write_bytes(os.urandom(PART_BYTES))
         ports = {role: free_port() for role in ROLES}
-        chain = {
-            "origin": [],
-            "shield": [f"http://127.0.0.1:{ports['origin']}"],
-            "edge": [f"http://127.0.0.1:{ports['shield']}", f"http://127.0.0.1:{ports['origin']}"],
-        }
-        for role in ROLES:
-            procs.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        __file__,
-                        "--serve",
-                        role,
-                        str(tmp),
-                        str(ports[role]),
-                        *chain[role],
-                    ]
-                )
-            )
-        for role in ROLES:
-            wait_port(ports[role])
-        ttfb = trio.run(sample, ports, tmp, args.samples, args.crowd)
-        print(
-            f"{args.samples} collapsed misses x {args.crowd} concurrent requests, "
-            f"{PART_BYTES // 1024} kB parts; TTFB in ms"
-        )
-        previous = None
-        for role in ROLES:
-            p50, p95 = pct(ttfb[role], 50), pct(ttfb[role], 95)
-            line = f"{role:7} TTFB p50 {p50:6.2f}  p95 {p95:6.2f}"
-            if previous is not None:
-                added = (p50 - previous[0], p95 - previous[1])
-                line += f"   added by {role}: p50 {added[0]:6.2f}  p95 {added[1]:6.2f}"
-            print(line)
-            previous = (p50, p95)
+        procs = start_nodes(tmp, ports)
+        report(trio.run(sample, ports, tmp, args.samples, args.crowd), args.samples, args.crowd)
     finally:
         for proc in procs:
             proc.send_signal(signal.SIGTERM)
