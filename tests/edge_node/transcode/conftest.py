@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -22,6 +23,7 @@ from edge_node.media import (
     TrackKind,
     VideoConfig,
 )
+from edge_node.transcode.avc import avcc_config_from_annexb, split_annexb, split_avcc, to_avcc
 
 CLIP = Path(__file__).resolve().parents[3].parent / "shared" / "media" / "src720.mp4"
 
@@ -79,3 +81,56 @@ def decode_video(samples: list[EncodedSample], avcc: bytes) -> Iterator[av.Video
         packet.pts, packet.dts = sample.pts, sample.dts
         yield from ctx.decode(packet)
     yield from ctx.decode(None)
+
+
+def synthetic_source(
+    sizes: list[tuple[int, int]], seconds_each: float, *, keyint: int = 60
+) -> list[SourceEvent]:
+    """A moving test pattern encoded by libx264 at each size in turn, one stream clock.
+
+    Parameter sets travel in-band (no global header), so a size change shows up only
+    in the bitstream, as it does when an encoder reconfigures without a new sequence
+    header. The SourceConfig carries the first size's avcC.
+    """
+    packets: list[SourcePacket] = []
+    avcc = b""
+    frame_no = 0
+    for width, height in sizes:
+        encoder = av.CodecContext.create("libx264", "w")
+        encoder.width, encoder.height, encoder.pix_fmt = width, height, "yuv420p"
+        encoder.time_base = Fraction(1, 1000)
+        encoder.framerate = Fraction(30)
+        encoder.options = {
+            "preset": "ultrafast",
+            "bf": "0",
+            "g": str(keyint),
+            "sc_threshold": "0",
+            "x264-params": "repeat-headers=1",
+        }
+        encoder.open()
+        frames = int(seconds_each * 30)
+        for i in range(frames):
+            frame = av.VideoFrame(width, height, "yuv420p")
+            for plane in frame.planes:
+                plane.update(bytes([(frame_no * 3 + i) % 256]) * plane.buffer_size)
+            frame.pts = round(frame_no * 1000 / 30)
+            frame_no += 1
+            packets += _annexb_packets(encoder.encode(frame))
+        packets += _annexb_packets(encoder.encode(None))
+        if not avcc:
+            first = packets[0].data
+            avcc = avcc_config_from_annexb(
+                b"".join(
+                    b"\x00\x00\x00\x01" + u for u in split_avcc(first) if u[0] & 0x1F in (7, 8)
+                )
+            )
+    width, height = sizes[0]
+    return [SourceConfig(VideoConfig("h264", avcc, width, height), None), *packets]
+
+
+def _annexb_packets(packets: list[av.Packet]) -> list[SourcePacket]:
+    out = []
+    for p in packets:
+        units = split_annexb(bytes(p))
+        out.append(SourcePacket("video", p.dts or 0, p.pts or 0, p.is_keyframe, to_avcc(units)))
+    return out

@@ -25,7 +25,7 @@ from edge_node.media import (
 from edge_node.transcode.pipeline import Pipeline
 from shared.config import RenditionEntry, TranscodeSection
 
-from .conftest import decode_video, samples_of
+from .conftest import decode_video, samples_of, synthetic_source
 
 Clip = Callable[..., list[SourceEvent]]
 SMALL = TranscodeSection(
@@ -215,3 +215,25 @@ def test_bad_video_config_is_ignored_not_fatal(clip: Clip, bad: bytes) -> None:
     assert isinstance(config, SourceConfig) and config.video is not None
     out = run([replace(config, video=replace(config.video, avcc=bad)), *events[1:]])
     assert set(starts(out)) == {"audio"}
+
+
+def test_in_band_resolution_change_restarts_the_renditions() -> None:
+    events = synthetic_source([(640, 360), (480, 270)], 1.0)
+    out = run(events)
+    breaks = [e for e in out if isinstance(e, SourceDiscontinuity)]
+    assert [b.reason for b in breaks] == ["resolution changed 640x360 -> 480x270"]
+    at = out.index(breaks[0])
+    before, after = starts(out[:at]), starts(out[at:])
+    assert before["160p30"].video is not None and before["160p30"].video.width == 284
+    assert after["160p30"].video is not None and after["160p30"].video.width == 284
+    resumed = samples_of(out[at:], "160p30")
+    assert resumed[0].keyframe and len(resumed) >= 28
+
+
+def test_long_source_gop_still_gives_two_second_renditions() -> None:
+    # A broadcaster with a 10 s keyframe interval: the transcoded rendition still cuts
+    # every 2 s; the passthrough keeps the source's keyframes.
+    out = run(synthetic_source([(640, 360)], 6.0, keyint=300))
+    encoded = [s.pts for s in samples_of(out, "160p30") if s.keyframe]
+    assert [b - a for a, b in itertools.pairwise(encoded)] == [180_000, 180_000]
+    assert [s.pts for s in samples_of(out, "source") if s.keyframe] == [encoded[0]]
