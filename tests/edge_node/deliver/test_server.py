@@ -13,8 +13,12 @@ from pathlib import Path
 import httpx
 import pytest
 import trio
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from edge_node.deliver.app import DeliveryApp
+from edge_node.deliver.server import serve_http
+from shared.config import HttpSection
 from shared.pki import CertificateAuthority
 
 from .conftest import DirMedia, StartServer, raw_exchange
@@ -253,3 +257,29 @@ async def test_https(start_server: StartServer, origin_app: DeliveryApp, tmp_pat
         )
     assert seg.content == SEGMENT
     assert part.content == SEGMENT[5:10]
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(garbage=st.lists(st.binary(max_size=600), min_size=1, max_size=4))
+async def test_fuzzed_bytes_never_hurt_the_server(
+    origin_app: DeliveryApp, garbage: list[bytes]
+) -> None:
+    # Each hypothesis example is its own trio run: the server lives in this nursery.
+    config = HttpSection(host="127.0.0.1", port=0, header_timeout=0.2)
+    async with trio.open_nursery() as nursery:
+        port = await nursery.start(serve_http, config, origin_app)
+        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        try:
+            with contextlib.suppress(trio.BrokenResourceError):
+                for chunk in garbage:
+                    await stream.send_all(chunk)
+                with trio.move_on_after(1):
+                    while await stream.receive_some(65536):
+                        pass
+        finally:
+            await stream.aclose()
+        raw = await raw_exchange(port, b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n")
+        assert raw.startswith(b"HTTP/1.1 200 OK")
+        nursery.cancel_scope.cancel()
