@@ -112,33 +112,12 @@ class ChunkReader:
 
     def _read_chunk(self) -> Message | bool | None:
         """Consume one chunk: a Message if it completed one, True if not, None if short."""
-        buf = self._buffer
-        pos = self._pos
-        end = len(buf)
-        if pos >= end:
+        end = len(self._buffer)
+        basic = self._read_basic_header(end)
+        if basic is None:
             return None
-        first = buf[pos]
-        fmt = first >> 6
-        csid = first & 0x3F
-        pos += 1
-        if csid == 0:
-            if pos + 1 > end:
-                return None
-            csid = 64 + buf[pos]
-            pos += 1
-        elif csid == 1:
-            if pos + 2 > end:
-                return None
-            csid = 64 + buf[pos] + (buf[pos + 1] << 8)
-            pos += 2
-        stream = self._streams.get(csid)
-        if stream is None:
-            if fmt != 0:
-                raise RtmpProtocolError(f"chunk stream {csid} starts without a full header")
-            if len(self._streams) >= self._max_chunk_streams:
-                raise RtmpProtocolError(f"more than {self._max_chunk_streams} chunk streams opened")
-            stream = _ChunkStream()
-            self._streams[csid] = stream
+        fmt, csid, pos = basic
+        stream = self._stream_for(csid, fmt)
         header = self._read_header(stream, fmt, pos, end)
         if header is None:
             return None
@@ -161,7 +140,9 @@ class ChunkReader:
         stream.length, stream.type_id, stream.stream_id = length, type_id, stream_id
         if take == length:
             self._pos = pos + take
-            return Message(csid, type_id, stream_id, timestamp, bytes(buf[pos : pos + take]))
+            return Message(
+                csid, type_id, stream_id, timestamp, bytes(self._buffer[pos : pos + take])
+            )
         if stream.partial is None:
             stream.partial = []
             stream.filled = 0
@@ -196,6 +177,33 @@ class ChunkReader:
                 return
             self._pos = pos + 1 + take
             self._fill(stream, pos + 1, take)
+
+    def _read_basic_header(self, end: int) -> tuple[int, int, int] | None:
+        """(fmt, chunk stream id, position after it), or None if more bytes are needed."""
+        buf, pos = self._buffer, self._pos
+        if pos >= end:
+            return None
+        fmt, csid = buf[pos] >> 6, buf[pos] & 0x3F
+        if csid == 0:
+            if pos + 2 > end:
+                return None
+            return fmt, 64 + buf[pos + 1], pos + 2
+        if csid == 1:
+            if pos + 3 > end:
+                return None
+            return fmt, 64 + buf[pos + 1] + (buf[pos + 2] << 8), pos + 3
+        return fmt, csid, pos + 1
+
+    def _stream_for(self, csid: int, fmt: int) -> _ChunkStream:
+        stream = self._streams.get(csid)
+        if stream is None:
+            if fmt != 0:
+                raise RtmpProtocolError(f"chunk stream {csid} starts without a full header")
+            if len(self._streams) >= self._max_chunk_streams:
+                raise RtmpProtocolError(f"more than {self._max_chunk_streams} chunk streams opened")
+            stream = _ChunkStream()
+            self._streams[csid] = stream
+        return stream
 
     def _read_header(
         self, stream: _ChunkStream, fmt: int, pos: int, end: int

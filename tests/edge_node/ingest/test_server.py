@@ -20,7 +20,13 @@ from rtmp_testclient import Publisher, simple_c0c1
 from edge_node.ingest.recorder import FlvRecorder
 from edge_node.ingest.rtmp._handshake import PACKET_SIZE
 from edge_node.ingest.rtmp.server import PublishGrant, PublishRefusal, serve_rtmp
-from edge_node.media import SourceEvent
+from edge_node.media import (
+    SourceConfig,
+    SourceDiscontinuity,
+    SourceEnd,
+    SourceEvent,
+    SourcePacket,
+)
 from shared.config import RtmpSection
 
 SOURCE = Path(__file__).parents[4] / "shared" / "media" / "src720.mp4"
@@ -124,7 +130,8 @@ async def source_frames() -> int:
 
 async def test_ffmpeg_publish_is_recorded_frame_for_frame(tmp_path: Path) -> None:
     async with running(tmp_path) as server:
-        result = await ffmpeg_push(server.url())
+        # Paced like a live encoder (-re), at 4x so the test stays short.
+        result = await ffmpeg_push(server.url(), "-readrate", "4")
         assert result.returncode == 0, result.stderr
         (recording,) = await server.wait_recordings(1)
         assert await video_frames(recording) == await source_frames()
@@ -146,6 +153,77 @@ async def test_wrong_key_is_refused_and_ffmpeg_fails(tmp_path: Path) -> None:
             result = await ffmpeg_push(server.url("wrong"))
         assert result.returncode != 0
         assert server.authorizer.grants == [] and server.recorder.paths == []
+
+
+async def test_ffmpeg_player_accepts_our_digest_handshake(tmp_path: Path) -> None:
+    # Unlike a publisher, ffmpeg as a player checks the server's S1 and S2 digests.
+    async with running(tmp_path) as server:
+        argv = ["ffmpeg", "-nostdin", "-v", "debug", "-i", server.url("any"), "-f", "null", "-"]
+        result = await run(argv)
+    log = result.stderr.decode(errors="replace")
+    assert "Server version 4.5.0.1" in log
+    assert "validating failed" not in log
+    assert "'play' is not supported by this ingest server" in log
+    assert result.returncode != 0
+
+
+@dataclass
+class ListSink:
+    """Keeps every publish's events, to check the hand-off contract itself."""
+
+    streams: list[list[SourceEvent]] = field(default_factory=list)
+
+    @asynccontextmanager
+    async def open(self, grant: PublishGrant) -> AsyncIterator[trio.MemorySendChannel[SourceEvent]]:
+        events: list[SourceEvent] = []
+        self.streams.append(events)
+        send, receive = trio.open_memory_channel[SourceEvent](1024)
+        async with trio.open_nursery() as nursery:
+
+            async def collect() -> None:
+                async with receive:
+                    async for event in receive:
+                        events.append(event)
+
+            nursery.start_soon(collect)
+            async with send:
+                yield send
+
+
+class ResumingAuthorizer(KeyAuthorizer):
+    async def authorize(
+        self, app: str, stream_key: str, client_address: str, connection_id: str
+    ) -> PublishGrant | PublishRefusal:
+        grant = PublishGrant("demo", "stream-1", resumed=bool(self.grants))
+        self.grants.append(grant)
+        return grant
+
+
+async def test_hand_off_sequence_and_resumed_stream() -> None:
+    sink, authorizer = ListSink(), ResumingAuthorizer()
+    async with trio.open_nursery() as nursery:
+        listeners = await nursery.start(serve_rtmp, config(), authorizer, sink)
+        url = f"rtmp://127.0.0.1:{listeners[0].socket.getsockname()[1]}/live/{KEY}"
+        for _ in range(2):
+            result = await run([sys.executable, str(PUBLISHER), url, "20"])
+            assert result.returncode == 0, result.stderr
+        with trio.fail_after(10):
+            while len(authorizer.stops) < 2:
+                await authorizer.stopped_event.wait()
+                authorizer.stopped_event = trio.Event()
+        nursery.cancel_scope.cancel()
+    first, second = sink.streams
+    assert isinstance(first[0], SourceConfig)
+    assert first[0].video is not None and (first[0].video.width, first[0].video.height) == (
+        320,
+        240,
+    )
+    assert first[0].audio is not None and first[0].audio.sample_rate == 44100
+    assert isinstance(first[-1], SourceEnd)
+    assert sum(isinstance(e, SourcePacket) and e.kind == "video" for e in first) == 20
+    video_dts = [e.dts for e in first if isinstance(e, SourcePacket) and e.kind == "video"]
+    assert video_dts == sorted(set(video_dts))
+    assert isinstance(second[0], SourceDiscontinuity) and isinstance(second[1], SourceConfig)
 
 
 async def hostile(port: int, payload: bytes, *, then_wait: bool = True) -> bytes:
