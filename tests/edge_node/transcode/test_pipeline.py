@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable
 from dataclasses import replace
@@ -8,6 +9,8 @@ from fractions import Fraction
 import av
 import pytest
 from av.video.frame import PictureType
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from edge_node.media import (
     AudioConfig,
@@ -237,3 +240,26 @@ def test_long_source_gop_still_gives_two_second_renditions() -> None:
     encoded = [s.pts for s in samples_of(out, "160p30") if s.keyframe]
     assert [b - a for a, b in itertools.pairwise(encoded)] == [180_000, 180_000]
     assert [s.pts for s in samples_of(out, "source") if s.keyframe] == [encoded[0]]
+
+
+@functools.cache
+def _small_source() -> tuple[SourceEvent, ...]:
+    return tuple(synthetic_source([(320, 180)], 1.0, keyint=15))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_fuzzed_packets_never_raise_or_hang(data: st.DataObject) -> None:
+    events = list(_small_source())
+    for _ in range(data.draw(st.integers(0, 8))):
+        i = data.draw(st.integers(1, len(events) - 1))
+        packet = events[i]
+        assert isinstance(packet, SourcePacket)
+        events[i] = replace(
+            packet,
+            dts=data.draw(st.integers(-(2**40), 2**40)),
+            data=data.draw(st.binary(max_size=64)) if data.draw(st.booleans()) else packet.data,
+            keyframe=data.draw(st.booleans()),
+        )
+    out = run(events)
+    assert out[-1] == SourceEnd("test over")
