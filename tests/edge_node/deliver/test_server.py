@@ -6,6 +6,7 @@ import contextlib
 import gc
 import gzip
 import re
+import socket
 import ssl
 import tracemalloc
 from pathlib import Path
@@ -283,3 +284,26 @@ async def test_fuzzed_bytes_never_hurt_the_server(
         raw = await raw_exchange(port, b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n")
         assert raw.startswith(b"HTTP/1.1 200 OK")
         nursery.cancel_scope.cancel()
+
+
+async def test_slow_reader_is_dropped_without_buffering(
+    start_server: StartServer, origin_app: DeliveryApp
+) -> None:
+    port = await start_server(origin_app, idle_timeout=0.5)
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    stream.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    request = b"GET /live/s1/720p/1.m4s HTTP/1.1\r\nHost: x\r\n\r\n"
+    try:
+        await stream.send_all(request * 50)  # 50 MB asked for, nothing read
+        await trio.sleep(1.5)
+        received = 0
+        with trio.fail_after(5), contextlib.suppress(trio.BrokenResourceError):
+            while chunk := await stream.receive_some(1 << 20):
+                received += len(chunk)
+        # Dropped after the timeout with what the socket buffers held, not 50 answers.
+        assert received < 10 * len(SEGMENT)
+    finally:
+        await stream.aclose()
+    async with httpx.AsyncClient() as client:
+        ok = await client.get(f"http://127.0.0.1:{port}/healthz")
+    assert ok.status_code == 200
