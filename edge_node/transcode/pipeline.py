@@ -86,6 +86,7 @@ class Pipeline:
         self._previous: set[str] = set()
         self._last_pts = 0
         self._frames = 0
+        self.frames_decoded = 0
         self._stats_at = clock()
         self.ended = False
 
@@ -183,6 +184,10 @@ class Pipeline:
             return
         self._need_keyframe = False
         self._pass_through(retimed.dts, retimed.pts, packet.keyframe, data)
+        if self._size is not None and not self._encoders:
+            # Passthrough only (no transcode role, or everything shed): once the size
+            # is known, decoding would cost a core for pictures nobody encodes.
+            return
         for frame in self._decoder.decode(data, retimed.dts, retimed.pts, packet.keyframe):
             self._frame(frame)
 
@@ -194,6 +199,7 @@ class Pipeline:
 
     def _frame(self, frame: av.VideoFrame) -> None:
         self._frames += 1
+        self.frames_decoded += 1
         size = (frame.width, frame.height)
         if self._size is None:
             self._start_video(size)

@@ -263,3 +263,17 @@ def test_fuzzed_packets_never_raise_or_hang(data: st.DataObject) -> None:
         )
     out = run(events)
     assert out[-1] == SourceEnd("test over")
+
+
+def test_passthrough_only_ladder_stops_decoding_once_the_size_is_known(clip: Clip) -> None:
+    settings = TranscodeSection(ladder=[RenditionEntry(name="source", passthrough=True)])
+    out: list[EncodedEvent] = []
+    pipeline = Pipeline(settings, "libx264", out.append)
+    for event in clip(2.0):
+        pipeline.feed(event)
+    pipeline.close("over")
+    source = samples_of(out, "source")
+    assert len(source) >= 55 and source[0].keyframe
+    assert starts(out)["source"].video is not None
+    # Only the frames the decoder had in flight when the first picture told the size.
+    assert 1 <= pipeline.frames_decoded <= 5
