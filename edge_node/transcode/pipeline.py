@@ -134,7 +134,9 @@ class Pipeline:
         if config == self._config:
             return  # RTMP encoders resend unchanged sequence headers
         if self._config is not None:
-            self._restart("source configuration changed", restart_audio=False)
+            # A reconnect sends its break and then the new configuration: announce once.
+            reason = self._guard.take_pending() or "source configuration changed"
+            self._restart(reason, restart_audio=False)
         self._config = config
         self._decoder, self._audio = None, None
         if config.video is not None:

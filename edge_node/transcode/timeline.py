@@ -40,28 +40,35 @@ class TimestampGuard:
         self._max_gap = max_gap_ms
         self._offset = 0
         self._last: dict[TrackKind, int] = {}
+        self._rebase = False
         self._pending = ""
 
     def break_continuity(self, reason: str) -> None:
         """The source said continuity broke (reconnect): the next packet re-bases."""
+        self._rebase = True
         self._pending = reason
+
+    def take_pending(self) -> str:
+        """Claim a pending break's reason (the caller announces it); the re-base stays."""
+        reason, self._pending = self._pending, ""
+        return reason
 
     def retime(self, kind: TrackKind, dts: int, pts: int) -> Retimed:
         if pts < dts or pts - dts > MAX_REORDER_MS:
             pts = dts  # an impossible composition offset: show it when it decodes
         reason = self._pending
         last = self._last.get(kind)
-        if not reason and last is not None:
+        if not self._rebase and last is not None:
             step = dts + self._offset - last
             if step < 0:
                 reason = f"{kind} DTS went backwards by {-step} ms"
             elif step > self._max_gap:
                 reason = f"{kind} timestamps jumped {step} ms"
-        if reason or not self._last:
+        if self._rebase or reason or not self._last:
             resume = max(self._last.values(), default=None)
             if resume is not None:
                 self._offset = resume + RESUME_STEP_MS - dts
-            self._pending = ""
+            self._rebase, self._pending = False, ""
         out_dts = dts + self._offset
         self._last[kind] = out_dts
         return Retimed(out_dts, pts + self._offset, reason)

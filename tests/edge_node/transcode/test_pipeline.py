@@ -277,3 +277,16 @@ def test_passthrough_only_ladder_stops_decoding_once_the_size_is_known(clip: Cli
     assert starts(out)["source"].video is not None
     # Only the frames the decoder had in flight when the first picture told the size.
     assert 1 <= pipeline.frames_decoded <= 5
+
+
+def test_reconnect_with_a_new_config_is_one_discontinuity(clip: Clip) -> None:
+    first = clip(1.0)
+    config = first[0]
+    assert isinstance(config, SourceConfig) and config.video is not None
+    # The broadcaster reconnects: a break, a (different) sequence header, clocks from 0.
+    changed = replace(config, video=replace(config.video, width=1281))
+    out = run([*first, SourceDiscontinuity("reconnect"), changed, *clip(1.0)[1:]])
+    breaks = [e.reason for e in out if isinstance(e, SourceDiscontinuity)]
+    assert breaks == ["reconnect"]
+    video = samples_of(out, "source")
+    assert all(b.dts > a.dts for a, b in itertools.pairwise(video))

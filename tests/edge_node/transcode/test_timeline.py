@@ -41,6 +41,15 @@ def test_backwards_dts_and_source_breaks() -> None:
     assert again.discontinuity == "reconnect" and again.dts == 5066
 
 
+def test_a_claimed_break_still_rebases_but_is_not_reported_twice() -> None:
+    guard = TimestampGuard()
+    guard.retime("video", 9000, 9000)
+    guard.break_continuity("reconnect")
+    assert guard.take_pending() == "reconnect"
+    again = guard.retime("video", 0, 0)
+    assert again.dts == 9033 and not again.discontinuity
+
+
 def test_impossible_composition_offsets_are_clamped() -> None:
     guard = TimestampGuard()
     assert guard.retime("video", 100, 50).pts == 100
