@@ -72,7 +72,11 @@ class UpstreamTable:
 
 
 class _Retry(Exception):
-    """This base failed; try the next one."""
+    """This base failed; try the next one. `status` is its 5xx answer, if it gave one."""
+
+    def __init__(self, status: int = 0) -> None:
+        super().__init__(status)
+        self.status = status
 
 
 @dataclass
@@ -174,11 +178,13 @@ class Upstream:
         ttl: float,
         writer: list[CacheFill],
     ) -> None:
+        last_5xx = 0
         for base in self._ordered(bases):
             try:
                 await self._pull(fill, base, path, cache_key, writer)
-            except _Retry:
+            except _Retry as retry:
                 self._down_until[base] = trio.current_time() + self._retry_after
+                last_5xx = retry.status or last_5xx
                 continue
             self._down_until.pop(base, None)
             for w in writer:
@@ -191,6 +197,11 @@ class Upstream:
                 if negative:
                     keep = NEGATIVE_FILE_TTL if cache_key else NEGATIVE_TTL
                 self._recent[path] = _Remembered(fill, trio.current_time() + keep)
+            return
+        if last_5xx and not fill.headed:
+            # Every tier said so (an origin's 503 "not ready yet"): pass that on, not 502.
+            fill.start(last_5xx, b"text/plain", 0)
+            fill.finish()
             return
         fill.fail("every upstream failed")
 
@@ -213,7 +224,7 @@ class Upstream:
                 status = response.status_code
                 self._observed(base, str(status), started)
                 if status >= 500 or (fill.headed and status != fill.status):
-                    raise _Retry
+                    raise _Retry(status if status >= 500 else 0)
                 if not fill.headed:
                     length = response.headers.get("content-length", "")
                     ctype = response.headers.get("content-type", "application/octet-stream")

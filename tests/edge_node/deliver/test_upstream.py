@@ -214,3 +214,20 @@ async def test_unknown_length_is_chunked_for_11_and_close_delimited_for_10(
     head, _, body = raw.partition(b"\r\n\r\n")
     assert b"transfer-encoding" not in head and b"connection: close" in head
     assert body == DATA
+
+
+async def test_upstream_5xx_everywhere_is_passed_on(
+    start_server: StartServer, nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    origin = Scripted(lambda r: Response(503, [], b"not ready"))
+    origin_port = await start_server(origin)
+    edge, _ = await edge_for(
+        nursery, [f"http://127.0.0.1:{origin_port}"], SegmentCache(tmp_path, 10**7)
+    )
+    edge_port = await start_server(edge)
+    async with httpx.AsyncClient() as client:
+        playlist = await client.get(
+            f"http://127.0.0.1:{edge_port}/live/s/r/index.m3u8?_HLS_msn=9&_HLS_part=0"
+        )
+        part = await client.get(f"http://127.0.0.1:{edge_port}/live/s/r/9.0.m4s")
+    assert (playlist.status_code, part.status_code) == (503, 503)
