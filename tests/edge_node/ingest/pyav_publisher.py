@@ -1,8 +1,9 @@
 """Publish a short synthetic H.264 + AAC stream over RTMP with PyAV.
 
-Run as a child process (`python pyav_publisher.py URL FRAMES`): PyAV holds the GIL while
-it connects, which would freeze a trio server in the same process. Prints the number of
-video frames sent on its last line.
+Run as a child process (`python pyav_publisher.py URL FRAMES [VIDEO_ENCODER]`): PyAV
+holds the GIL while it connects, which would freeze a trio server in the same process.
+Prints the number of video frames sent on its last line. With `libx265`, PyAV's FFmpeg
+sends HEVC the Enhanced RTMP way (FourCC `hvc1`).
 """
 
 from __future__ import annotations
@@ -41,12 +42,14 @@ def _audio_frame(index: int) -> av.AudioFrame:
     return frame
 
 
-def publish(url: str, frames: int) -> int:
+def publish(url: str, frames: int, encoder: str = "libx264") -> int:
     container = av.open(url, mode="w", format="flv")
     try:
-        video = container.add_stream("libx264", rate=FPS)
+        video = container.add_stream(encoder, rate=FPS)
         video.width, video.height, video.pix_fmt = WIDTH, HEIGHT, "yuv420p"
         video.options = {"preset": "ultrafast", "g": str(FPS * 2), "bf": "0"}
+        if encoder == "libx265":
+            video.options["x265-params"] = "log-level=error"
         audio = container.add_stream("aac", rate=SAMPLE_RATE)
         audio.layout = "stereo"
         sent = 0
@@ -71,4 +74,4 @@ def publish(url: str, frames: int) -> int:
 
 
 if __name__ == "__main__":
-    print(publish(sys.argv[1], int(sys.argv[2])))
+    print(publish(sys.argv[1], int(sys.argv[2]), *sys.argv[3:4]))

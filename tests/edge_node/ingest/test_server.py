@@ -155,6 +155,16 @@ async def test_wrong_key_is_refused_and_ffmpeg_fails(tmp_path: Path) -> None:
         assert server.authorizer.grants == [] and server.recorder.paths == []
 
 
+async def test_enhanced_rtmp_hevc_is_refused_cleanly(tmp_path: Path) -> None:
+    async with running(tmp_path) as server:
+        result = await run([sys.executable, str(PUBLISHER), server.url(), "150", "libx265"])
+        assert result.returncode != 0
+        with trio.fail_after(10):
+            await server.authorizer.stopped_event.wait()
+    ((_, reason),) = server.authorizer.stops
+    assert "Enhanced RTMP video codec 'hevc' is not supported" in reason
+
+
 async def test_ffmpeg_player_accepts_our_digest_handshake(tmp_path: Path) -> None:
     # Unlike a publisher, ffmpeg as a player checks the server's S1 and S2 digests.
     async with running(tmp_path) as server:
