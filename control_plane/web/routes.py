@@ -1,0 +1,64 @@
+"""The viewer-facing pages: the landing page, the watch page and their static files.
+
+Pages are plain HTML with a little vanilla JS; hls.js is vendored into
+``static/vendor/`` by the set-up step (npm ci + copy), never fetched from a CDN.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from litestar import MediaType, Response, get
+from litestar.datastructures import CacheControlHeader
+from litestar.params import FromPath
+from litestar.static_files import create_static_files_router
+from litestar.types import ControllerRouterHandler
+
+HERE = Path(__file__).parent
+STATIC = HERE / "static"
+TEMPLATES = HERE / "templates"
+
+
+@dataclass(frozen=True, slots=True)
+class WebDeps:
+    channel_exists: Callable[[str], bool]
+
+
+@cache
+def _template(name: str) -> str:
+    return (TEMPLATES / name).read_text(encoding="utf-8")
+
+
+def render_watch(channel: str) -> str:
+    safe = html.escape(channel, quote=True)
+    return _template("watch.html").replace("{channel}", safe).replace("{title}", safe)
+
+
+def build(deps: WebDeps) -> list[ControllerRouterHandler]:
+    @get("/", media_type=MediaType.HTML, include_in_schema=False, sync_to_thread=False)
+    def landing() -> str:
+        return _template("index.html")
+
+    @get(
+        "/watch/{channel:str}",
+        media_type=MediaType.HTML,
+        include_in_schema=False,
+        sync_to_thread=False,
+    )
+    def watch(channel: FromPath[str]) -> Response[str]:
+        if not deps.channel_exists(channel):
+            body = f"<!doctype html><title>Not found</title><p>No channel {html.escape(channel)}."
+            return Response(body, status_code=404, media_type=MediaType.HTML)
+        return Response(render_watch(channel), media_type=MediaType.HTML)
+
+    static = create_static_files_router(
+        path="/static",
+        directories=[STATIC],
+        include_in_schema=False,
+        cache_control=CacheControlHeader(max_age=300),
+    )
+    return [landing, watch, static]

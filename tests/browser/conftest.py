@@ -1,0 +1,18 @@
+"""The headless-Chromium fixture; `chromium.py` beside it holds the small CDP driver."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+from .chromium import CHROMIUM, Browser, launch
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if shutil.which(CHROMIUM) is None:
+        pytest.skip("needs Debian's chromium")
+    with launch() as running:
+        yield running

@@ -1,0 +1,156 @@
+"""The watch page in headless Chromium: hls.js plays an fMP4 HLS stream, chat works
+between two pages. The control plane's play and live endpoints are fakes here."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import shutil
+import sqlite3
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlite_utils
+from litestar import Litestar, get
+from litestar.params import FromPath
+
+from control_plane.chat import routes as chat_routes
+from control_plane.chat import schema as chat_schema
+from control_plane.chat.deps import ChatDeps
+from control_plane.web import routes as web_routes
+from control_plane.web.routes import STATIC, WebDeps
+from shared.config import ChatSection
+from shared.tokens import TokenSigner
+
+from .chromium import Browser
+from .serve import ServerThread
+
+pytestmark = [
+    pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg"),
+    pytest.mark.skipif(
+        not (STATIC / "vendor" / "hls.min.js").exists(), reason="run the set-up (vendors hls.js)"
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def hls_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("hls")
+    subprocess.run(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error",
+         "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
+         "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+         "-t", "12", "-map", "0:v", "-map", "1:a", "-map", "0:v", "-map", "1:a",
+         "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
+         "-g", "30", "-keyint_min", "30", "-sc_threshold", "0",
+         "-filter:v:1", "scale=320:180", "-b:v:0", "800k", "-b:v:1", "300k",
+         "-c:a", "aac", "-b:a", "96k",
+         "-f", "hls", "-hls_time", "2", "-hls_segment_type", "fmp4",
+         "-hls_playlist_type", "vod", "-master_pl_name", "master.m3u8",
+         "-var_stream_map", "v:0,a:0 v:1,a:1",
+         str(out / "stream_%v.m3u8")],
+        check=True, timeout=120,
+    )  # fmt: skip
+    return out
+
+
+class _CorsHandler(http.server.SimpleHTTPRequestHandler):
+    def end_headers(self) -> None:
+        self.send_header("Access-Control-Allow-Origin", "*")
+        super().end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def media_url(hls_dir: Path) -> Iterator[str]:
+    """The edge's part, played by a plain static server (the real edge has its own tests)."""
+    handler = functools.partial(_CorsHandler, directory=str(hls_dir))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/master.m3u8"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def site(tmp_path: Path, media_url: str) -> Iterator[str]:
+    db = sqlite_utils.Database(sqlite3.connect(tmp_path / "chat.db", check_same_thread=False))
+    chat_schema.apply(db)
+    deps = ChatDeps(
+        config=ChatSection(),
+        signer=TokenSigner.load_or_create(tmp_path / "signing.pem"),
+        db=db,
+        is_operator=lambda token: False,
+        channel_exists=lambda name: name == "demo",
+        is_broadcaster=lambda channel, token: token == "demo-key",
+        stream_started_at=lambda channel: None,
+    )
+
+    @get("/play/{target:str}", sync_to_thread=False)
+    def play(target: FromPath[str]) -> dict[str, Any]:
+        return {"url": media_url, "edge": "test", "stream_id": "s1", "token": ""}
+
+    @get("/api/v1/streams/{channel:str}/live", sync_to_thread=False)
+    def live(channel: FromPath[str]) -> dict[str, Any]:
+        return {"channel": channel, "title": "Test pattern", "viewer_count": 7,
+                "started_at": "2026-11-21T00:00:00Z", "chat_websocket": ""}  # fmt: skip
+
+    @get("/api/v1/streams", sync_to_thread=False)
+    def discover() -> dict[str, Any]:
+        stream = {"channel": "demo", "title": "Test pattern", "viewer_count": 7}
+        return {"total": 1, "limit": 20, "offset": 0, "streams": [stream]}
+
+    chat_handlers, plugins = chat_routes.build(deps)
+    web_handlers = web_routes.build(WebDeps(channel_exists=deps.channel_exists))
+    app = Litestar([*chat_handlers, *web_handlers, play, live, discover], plugins=plugins)
+    with ServerThread(app) as server:
+        yield f"http://127.0.0.1:{server.port}"
+
+
+def test_watch_page_plays_and_chats(browser: Browser, site: str) -> None:
+    viewer = browser.new_page(f"{site}/watch/demo")
+    viewer.wait_for("document.getElementById('video').currentTime > 2", timeout=45)
+    assert viewer.evaluate("window.glasscastHls.config.lowLatencyMode") is True
+    qualities = viewer.evaluate(
+        "Array.from(document.querySelectorAll('#quality option')).map(o => o.textContent)"
+    )
+    assert qualities[0].startswith("auto") and len(qualities) == 3
+    viewer.wait_for("document.getElementById('viewers').textContent === '7 watching'")
+
+    other = browser.new_page(f"{site}/watch/demo")
+    for page, name in ((viewer, "alice"), (other, "bob")):
+        page.evaluate(
+            f"document.getElementById('name').value = {json.dumps(name)};"
+            "document.getElementById('join').requestSubmit()"
+        )
+        page.wait_for("!document.getElementById('compose').hidden", timeout=15)
+    viewer.evaluate(
+        "document.getElementById('content').value = 'hello from alice Kappa';"
+        "document.getElementById('compose').requestSubmit()"
+    )
+    line = other.wait_for(
+        "Array.from(document.querySelectorAll('#messages li'))"
+        ".map(li => li.textContent).find(t => t.includes('hello from alice'))",
+        timeout=15,
+    )
+    assert line.startswith("alice")
+    assert other.evaluate("document.querySelector('#messages .emote').textContent") == "Kappa"
+
+
+def test_landing_page_lists_live_channels(browser: Browser, site: str) -> None:
+    page = browser.new_page(f"{site}/")
+    text = page.wait_for("document.querySelector('#streams a')?.textContent")
+    assert "Test pattern" in text and "7 watching" in text
+    href = page.evaluate("document.querySelector('#streams a').getAttribute('href')")
+    assert href == "/watch/demo"
