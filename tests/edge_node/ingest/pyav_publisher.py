@@ -13,6 +13,7 @@ import math
 import sys
 
 import av
+from av.video.stream import VideoStream
 
 WIDTH, HEIGHT, FPS = 320, 240, 25
 SAMPLE_RATE, AUDIO_FRAME = 44_100, 1024
@@ -46,6 +47,7 @@ def publish(url: str, frames: int, encoder: str = "libx264") -> int:
     container = av.open(url, mode="w", format="flv")
     try:
         video = container.add_stream(encoder, rate=FPS)
+        assert isinstance(video, VideoStream)
         video.width, video.height, video.pix_fmt = WIDTH, HEIGHT, "yuv420p"
         video.options = {"preset": "ultrafast", "g": str(FPS * 2), "bf": "0"}
         if encoder == "libx265":
