@@ -51,7 +51,7 @@ MAX_PENDING_PASSTHROUGH = 120
 @dataclass(frozen=True, slots=True)
 class PipelineStats:
     lag: float  # seconds behind real time (0 when keeping up)
-    fps: float  # source frames decoded per wall second since the last report
+    fps: float  # source video frames taken per wall second since the last report
     renditions: tuple[str, ...]  # active video renditions
 
 
@@ -185,6 +185,7 @@ class Pipeline:
                 self._passthrough.resync()
             return
         self._need_keyframe = False
+        self._frames += 1
         self._pass_through(retimed.dts, retimed.pts, packet.keyframe, data)
         if self._size is not None and not self._encoders:
             # Passthrough only (no transcode role, or everything shed): once the size
@@ -200,7 +201,6 @@ class Pipeline:
             self._pending.append((dts, pts, keyframe, data))
 
     def _frame(self, frame: av.VideoFrame) -> None:
-        self._frames += 1
         self.frames_decoded += 1
         size = (frame.width, frame.height)
         if self._size is None:

@@ -51,7 +51,7 @@ _BATCH = 64
 @dataclass(frozen=True, slots=True)
 class WorkerStats:
     lag: float  # seconds behind real time
-    fps: float  # source frames decoded per second
+    fps: float  # source video frames taken per second
     renditions: tuple[str, ...]  # active video renditions
     restarts: int
     pid: int | None  # the running worker process, None between runs
