@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from control_plane.streams.viewers import NO_VIEWERS, EdgeViewers, SessionUnion
 from shared.fleet import fleet_pb2
 
 COMMAND_QUEUE = 64
@@ -25,6 +26,12 @@ class StreamSnapshot:
     transcode_lag: float
     renditions: tuple[str, ...]
     state: str
+    media_sequence: int = 0
+    discontinuity_sequence: int = 0
+
+    @property
+    def viewers(self) -> EdgeViewers:
+        return EdgeViewers(self.viewer_sessions, self.session_hashes)
 
     @classmethod
     def from_pb(cls, report: fleet_pb2.StreamReport) -> StreamSnapshot:
@@ -39,6 +46,8 @@ class StreamSnapshot:
             transcode_lag=report.transcode_lag,
             renditions=tuple(report.renditions),
             state=report.state,
+            media_sequence=report.media_sequence,
+            discontinuity_sequence=report.discontinuity_sequence,
         )
 
 
@@ -73,6 +82,16 @@ class NodeLive:
     streams: dict[str, StreamSnapshot] = field(default_factory=dict)
     session: NodeSession | None = None
     reported_since_start: bool = False
+    reported_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Sequence:
+    """Where an origin's numbering stood at its last report of a stream."""
+
+    node: str
+    media_sequence: int
+    discontinuity_sequence: int
 
 
 class LiveFleet:
@@ -81,30 +100,73 @@ class LiveFleet:
         # stream id -> node -> that node's latest report of it, so per-stream
         # questions (viewers, renditions) cost the stream's nodes, not the fleet's.
         self._by_stream: dict[str, dict[str, StreamSnapshot]] = {}
+        self._viewers: dict[str, SessionUnion] = {}
+        # Kept after the origin goes silent: a new origin continues from here.
+        self._sequences: dict[str, Sequence] = {}
 
     def node(self, name: str) -> NodeLive:
         return self._nodes.setdefault(name, NodeLive())
 
-    def record_streams(self, name: str, streams: Iterable[StreamSnapshot]) -> None:
+    def record_streams(
+        self, name: str, streams: Iterable[StreamSnapshot], now: float | None = None
+    ) -> None:
+        """Replace `name`'s report; `now` marks it fresh (None: a removal, not a report)."""
         live = self.node(name)
-        self._unindex(name, live)
-        live.streams = {s.stream_id: s for s in streams}
-        for stream_id, snapshot in live.streams.items():
+        new = {s.stream_id: s for s in streams}
+        for stream_id, old in live.streams.items():
+            if stream_id not in new:
+                self._unindex(name, stream_id, old)
+        for stream_id, snapshot in new.items():
+            old_viewers = live.streams[stream_id].viewers if stream_id in live.streams else None
             self._by_stream.setdefault(stream_id, {})[name] = snapshot
+            union = self._viewers.setdefault(stream_id, SessionUnion())
+            union.update(name, old_viewers or NO_VIEWERS, snapshot.viewers)
+            if snapshot.origin and snapshot.media_sequence:
+                self._sequences[stream_id] = Sequence(
+                    name, snapshot.media_sequence, snapshot.discontinuity_sequence
+                )
+        live.streams = new
         live.reported_since_start = True
+        if now is not None:
+            live.reported_at = now
 
-    def _unindex(self, name: str, live: NodeLive) -> None:
-        for stream_id in live.streams:
-            carriers = self._by_stream.get(stream_id)
-            if carriers is not None:
-                carriers.pop(name, None)
-                if not carriers:
-                    del self._by_stream[stream_id]
+    def _unindex(self, name: str, stream_id: str, old: StreamSnapshot) -> None:
+        carriers = self._by_stream.get(stream_id)
+        if carriers is not None:
+            carriers.pop(name, None)
+            if not carriers:
+                del self._by_stream[stream_id]
+        union = self._viewers.get(stream_id)
+        if union is not None:
+            union.update(name, old.viewers, NO_VIEWERS)
+            if union.empty and stream_id not in self._by_stream:
+                del self._viewers[stream_id]
+
+    def expire(self, before: float) -> list[str]:
+        """Drop the streams of nodes silent since `before`; returns those nodes."""
+        silent = [
+            name for name, live in self._nodes.items() if live.streams and live.reported_at < before
+        ]
+        for name in silent:
+            self.record_streams(name, [])
+        return silent
+
+    def viewer_count(self, stream_id: str) -> int:
+        union = self._viewers.get(stream_id)
+        return union.count() if union is not None else 0
+
+    def sequence(self, stream_id: str) -> Sequence | None:
+        return self._sequences.get(stream_id)
+
+    def forget_stream(self, stream_id: str) -> None:
+        """The stream ended: its numbering is no longer needed."""
+        self._sequences.pop(stream_id, None)
 
     def forget(self, name: str) -> None:
-        live = self._nodes.pop(name, None)
+        live = self._nodes.get(name)
         if live is not None:
-            self._unindex(name, live)
+            self.record_streams(name, [])
+            del self._nodes[name]
             if live.session is not None:
                 live.session.close()
 

@@ -13,7 +13,8 @@ from control_plane.errors import Conflict, NotFound, Unavailable
 from control_plane.events import EventBus
 from control_plane.fleet import status as st
 from control_plane.fleet.live import LiveFleet, StreamSnapshot
-from control_plane.routing.select import NodeView
+from control_plane.fleet.report_check import check_report
+from control_plane.routing.select import NodeLoad, NodeView
 from control_plane.store import nodes
 from shared.config import FleetSection
 from shared.fleet import fleet_pb2
@@ -38,9 +39,38 @@ def _facts(node: nodes.Node, last_report_at: float | None = None) -> st.NodeFact
 
 
 def load_fraction(node: nodes.Node) -> float:
-    capacity = node.capacity.get("egress_bps") or 0
-    egress = node.load.get("egress_bps") or 0
-    return egress / capacity if capacity else 0.0
+    return _egress_fraction(node.capacity, node.load)
+
+
+def _egress_fraction(capacity: dict[str, Any], load: dict[str, Any]) -> float:
+    limit = capacity.get("egress_bps") or 0
+    egress = load.get("egress_bps") or 0
+    return egress / limit if limit else 0.0
+
+
+def node_load(capacity: dict[str, Any], load: dict[str, Any]) -> NodeLoad:
+    sessions = capacity.get("encoder_sessions") or 0
+    return NodeLoad(
+        egress=_egress_fraction(capacity, load),
+        cpu=float(load.get("cpu") or 0.0),
+        encoders_free=not sessions or (load.get("encoder_sessions") or 0) < sessions,
+    )
+
+
+# What a node reports that changes where clients are sent (load aside).
+_ROUTING_FACTS = ("roles", "region", "prefixes", "latitude", "longitude", "http_url", "rtmp_url")
+
+
+def _routing_facts(node: nodes.Node) -> dict[str, Any]:
+    return {
+        "roles": list(node.roles),
+        "region": node.region,
+        "prefixes": list(node.prefixes),
+        "latitude": node.latitude,
+        "longitude": node.longitude,
+        "http_url": node.http_url,
+        "rtmp_url": node.rtmp_url,
+    }
 
 
 class FleetService:
@@ -57,6 +87,20 @@ class FleetService:
         self._events = events
         self._settings = settings
         self._clock = clock
+        # Bumped whenever a change would route a client differently, so routing
+        # tables are rebuilt on fleet changes and never per request.
+        self.generation = 0
+        # Per report, read at decision time: load never forces a rebuild.
+        self.loads: dict[str, NodeLoad] = {
+            n.name: node_load(n.capacity, n.load) for n in nodes.all_nodes(db)
+        }
+
+    @property
+    def report_interval(self) -> float:
+        return self._settings.report_interval
+
+    def now(self) -> float:
+        return self._clock()
 
     @property
     def unhealthy_after(self) -> float:
@@ -82,6 +126,7 @@ class FleetService:
         node = nodes.get(self._db, name)
         if node is None or node.status == st.REVOKED:
             raise NodeRefused(f"node {name!r} is no longer enrolled")
+        check_report(report)
         turnup = {c.name: {"ok": c.ok, "detail": c.detail} for c in report.turnup}
         values: dict[str, Any] = {
             "roles": list(report.roles),
@@ -107,7 +152,13 @@ class FleetService:
         values["status"] = st.node_status(facts, now=now, unhealthy_after=self.unhealthy_after)
         with self._db.conn:
             nodes.update(self._db, name, values)
-        self._live.record_streams(name, [StreamSnapshot.from_pb(s) for s in report.streams])
+        self.loads[name] = node_load(values["capacity"], values["load"])
+        old = _routing_facts(node)
+        if values["status"] != node.status or any(values[k] != old[k] for k in _ROUTING_FACTS):
+            self.generation += 1
+        self._live.record_streams(
+            name, [StreamSnapshot.from_pb(s) for s in report.streams], now=now
+        )
         if values["status"] != node.status:
             self._events.publish("node.status", {"node": name, "status": values["status"]})
         self._events.publish(
@@ -128,6 +179,7 @@ class FleetService:
                 continue
             with self._db.conn:
                 nodes.update(self._db, node.name, {"status": new})
+            self.generation += 1
             if new == st.UNHEALTHY:
                 self._live.record_streams(node.name, [])
                 lost.append(node.name)
@@ -153,6 +205,7 @@ class FleetService:
                 _facts(updated), now=self._clock(), unhealthy_after=self.unhealthy_after
             )
             nodes.update(self._db, name, {"status": status})
+        self.generation += 1
         if status != node.status:
             self._events.publish("node.status", {"node": name, "status": status})
         return self.require(name)
@@ -174,6 +227,7 @@ class FleetService:
         self.require(name)
         with self._db.conn:
             nodes.update(self._db, name, {"status": st.REVOKED, "revoked_at": self._clock()})
+        self.generation += 1
         self._live.forget(name)
         self._events.publish("node.status", {"node": name, "status": st.REVOKED})
         return self.require(name)
@@ -207,6 +261,8 @@ class FleetService:
                 rtmp_url=n.rtmp_url,
                 status=n.status,
                 load=load_fraction(n),
+                latitude=n.latitude,
+                longitude=n.longitude,
             )
             for n in nodes.all_nodes(self._db)
         ]

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import grpc
 
 from control_plane.fleet.live import LiveFleet, NodeSession, StreamSnapshot
+from control_plane.fleet.report_check import ReportRefused
 from control_plane.fleet.service import FleetService, NodeRefused
 from control_plane.metrics import Metrics
 from control_plane.streams.catalog import StreamCatalog
@@ -75,6 +76,9 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
         failure = reader.exception() if reader.done() and not reader.cancelled() else None
         if isinstance(failure, NodeRefused):
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(failure))
+        elif isinstance(failure, ReportRefused):
+            log.warning("node %s: report refused: %s", name, failure)
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"report refused: {failure}")
         elif failure is not None:
             log.error("node %s: session failed", name, exc_info=failure)
             await context.abort(grpc.StatusCode.INTERNAL, "control plane error")

@@ -1,17 +1,18 @@
-"""Choosing nodes for broadcasters and viewers (pure, over a snapshot of the fleet).
+"""What routing knows about a node, and the pure choices made over candidates.
 
-Today: ingest picks any healthy ingest+transcode node (least loaded first); viewers
-go to the edge announcing the longest prefix that holds their address, else one in
-their region, else any. The routing issue makes both geo- and load-aware here.
+`NodeView` is the fleet's static picture of a node (rebuilt into a `RoutingTable`
+when it changes); `NodeLoad` is what changes with every report and is read at
+decision time instead, so load never forces a rebuild.
 """
 
 from __future__ import annotations
 
-import ipaddress
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+# A node whose CPU is this busy is not offered to new broadcasters.
+INGEST_CPU_LIMIT = 0.9
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +24,41 @@ class NodeView:
     http_url: str
     rtmp_url: str
     status: str
-    load: float  # egress / capacity, 0..1
+    load: float  # egress / capacity, 0..1, when the view was taken
+    latitude: float | None = None
+    longitude: float | None = None
+
+    @property
+    def serving(self) -> bool:
+        """Healthy: approved, reporting and not draining."""
+        return self.status == "healthy"
+
+    @property
+    def edge(self) -> bool:
+        return self.serving and "edge" in self.roles and bool(self.http_url)
+
+    @property
+    def ingest(self) -> bool:
+        return (
+            self.serving
+            and "ingest" in self.roles
+            and "transcode" in self.roles
+            and bool(self.rtmp_url)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NodeLoad:
+    egress: float = 0.0  # egress / egress capacity
+    cpu: float = 0.0  # 0..1 of the machine
+    encoders_free: bool = True  # encoder sessions left (or no limit reported)
+
+    @property
+    def takes_broadcasters(self) -> bool:
+        return self.encoders_free and self.cpu < INGEST_CPU_LIMIT
+
+
+IDLE = NodeLoad()
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,74 +67,27 @@ class IngestChoice:
     backup: NodeView | None
 
 
-def _serving(node: NodeView) -> bool:
-    return node.status == "healthy"
+def affinity(channel: str, node: str) -> int:
+    """Rendezvous score: each channel ranks the nodes in its own stable order."""
+    digest = hashlib.blake2b(f"{channel}/{node}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
 
 
-def choose_ingest(nodes: Sequence[NodeView]) -> IngestChoice | None:
-    candidates = sorted(
-        (
-            n
-            for n in nodes
-            if _serving(n) and "ingest" in n.roles and "transcode" in n.roles and n.rtmp_url
-        ),
-        key=lambda n: (n.load, n.name),
-    )
-    if not candidates:
-        return None
-    return IngestChoice(candidates[0], candidates[1] if len(candidates) > 1 else None)
-
-
-def _parse_address(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        return ipaddress.ip_address(address)
-    except ValueError:
-        return None
-
-
-def _longest_match(address: ipaddress.IPv4Address | ipaddress.IPv6Address, node: NodeView) -> int:
-    best = -1
-    for prefix in node.prefixes:
-        try:
-            network: IpNetwork = ipaddress.ip_network(prefix, strict=False)
-        except ValueError:
-            continue
-        if network.version == address.version and address in network:
-            best = max(best, network.prefixlen)
-    return best
-
-
-def client_region(address: str, cidr_regions: Mapping[str, str]) -> str | None:
-    parsed = _parse_address(address)
-    if parsed is None:
-        return None
-    best: tuple[int, str] | None = None
-    for cidr, region in cidr_regions.items():
-        network = ipaddress.ip_network(cidr, strict=False)
-        inside = network.version == parsed.version and parsed in network
-        if inside and (best is None or network.prefixlen > best[0]):
-            best = (network.prefixlen, region)
-    return best[1] if best else None
-
-
-def choose_edge(
-    nodes: Sequence[NodeView], client_address: str, cidr_regions: Mapping[str, str]
+def pick_by_affinity(
+    channel: str,
+    candidates: Sequence[NodeView],
+    loads: Mapping[str, NodeLoad],
+    spill_threshold: float,
 ) -> NodeView | None:
-    edges = sorted(
-        (n for n in nodes if _serving(n) and "edge" in n.roles and n.http_url),
-        key=lambda n: (n.load, n.name),
-    )
-    if not edges:
-        return None
-    address = _parse_address(client_address)
-    if address is not None:
-        matched = [(_longest_match(address, n), n) for n in edges]
-        best_len = max(length for length, _ in matched)
-        if best_len >= 0:
-            return next(n for length, n in matched if length == best_len)
-    region = client_region(client_address, cidr_regions)
-    if region is not None:
-        same = [n for n in edges if n.region == region]
-        if same:
-            return same[0]
-    return edges[0]
+    """The channel's first node under the spill threshold, else the least loaded.
+
+    Concentrating a channel's viewers on few edges is what keeps their caches hot;
+    spilling in rendezvous order sends the overflow to the same second edge every
+    time, so that one's cache warms up too."""
+    if len(candidates) == 1:
+        return candidates[0]
+    ranked = sorted(candidates, key=lambda n: affinity(channel, n.name), reverse=True)
+    for node in ranked:
+        if loads.get(node.name, IDLE).egress < spill_threshold:
+            return node
+    return min(ranked, key=lambda n: loads.get(n.name, IDLE).egress, default=None)

@@ -4,6 +4,7 @@ viewer counts, where to push and where to watch."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -11,19 +12,24 @@ from typing import Any
 import sqlite_utils
 
 from control_plane.errors import NotFound, Unavailable
-from control_plane.fleet import status as st
 from control_plane.fleet.live import LiveFleet
 from control_plane.fleet.service import FleetService
-from control_plane.routing.select import NodeView, choose_edge, choose_ingest
+from control_plane.routing.select import NodeView
+from control_plane.routing.table import RoutingTable
 from control_plane.store import streams as store
 from control_plane.store.channels import Channel
 from control_plane.store.streams import Stream
 from control_plane.streams.channels import ChannelService
-from control_plane.streams.viewers import EdgeViewers, count_viewers
 from shared.config import ControlPlaneConfig
 from shared.tokens import TokenSigner
 
 SORTS = ("viewers_desc", "started_desc")
+# An edge that stops reporting leaves the counts after this many report intervals.
+STALE_AFTER_INTERVALS = 2
+# Peaks are raised at most this often (seconds), not on every one of many reports.
+PEAK_EVERY = 1.0
+EXPIRE_EVERY = 0.5
+MAX_PEAKS_HELD = 100_000
 MAX_PAGE = 100
 
 RECOMMENDED: dict[str, Any] = {
@@ -74,22 +80,64 @@ class StreamCatalog:
         self._live = live
         self._signer = signer
         self._config = config
+        self._table: RoutingTable | None = None
+        self._table_generation = -1
+        self._expired_at = -math.inf
+        self._peaks_at = -math.inf
+        self._peaks: dict[str, int] = {}
+        self._pending_peaks: set[str] = set()
+
+    def routing(self) -> RoutingTable:
+        """The table for the fleet as it is now: rebuilt only when the fleet changed."""
+        generation = self._fleet.generation
+        if self._table is None or generation != self._table_generation:
+            self._table = RoutingTable(self._fleet.snapshot(), self._config.routing.cidr_regions)
+            self._table_generation = generation
+        return self._table
 
     # ------------------------------------------------------------------ viewers
 
+    def _expire(self) -> None:
+        now = self._fleet.now()
+        if now - self._expired_at >= EXPIRE_EVERY:
+            self._expired_at = now
+            self._live.expire(now - STALE_AFTER_INTERVALS * self._fleet.report_interval)
+
     def viewer_count(self, stream_id: str, statuses: dict[str, str] | None = None) -> int:
-        statuses = self._fleet.statuses() if statuses is None else statuses
-        return count_viewers(
-            EdgeViewers(report.viewer_sessions, report.session_hashes)
-            for node, report in self._live.reports_for(stream_id)
-            if statuses.get(node) in (st.HEALTHY, st.DRAINING)
-        )
+        """Distinct sessions over every node with a fresh report of the stream.
+
+        `statuses` is not needed any more (a node's viewers leave with its fresh
+        reports, whatever its status) and is accepted for callers that pass it."""
+        self._expire()
+        return self._live.viewer_count(stream_id)
 
     def record_peaks(self, stream_ids: list[str]) -> None:
-        statuses = self._fleet.statuses()
-        with self._db.conn:
-            for stream_id in stream_ids:
-                store.raise_peak(self._db, stream_id, self.viewer_count(stream_id, statuses))
+        """Called with every report's streams; raises the stored peaks once a second."""
+        self._pending_peaks.update(stream_ids)
+        now = self._fleet.now()
+        if now - self._peaks_at >= PEAK_EVERY:
+            self._peaks_at = now
+            self._flush_peaks()
+
+    def _flush_peaks(self) -> None:
+        """Raise the stored peaks of the streams reported since the last flush (also
+        before any read of them, so a peak between two flushes is never missed)."""
+        if not self._pending_peaks:
+            return
+        self._expire()
+        if len(self._peaks) > MAX_PEAKS_HELD:
+            self._peaks.clear()  # only a cache of what the table holds
+        raised = []
+        for stream_id in self._pending_peaks:
+            count = self._live.viewer_count(stream_id)
+            if count > self._peaks.get(stream_id, 0):
+                self._peaks[stream_id] = count
+                raised.append((stream_id, count))
+        self._pending_peaks.clear()
+        if raised:
+            with self._db.conn:
+                for stream_id, count in raised:
+                    store.raise_peak(self._db, stream_id, count)
 
     def renditions(self, stream_id: str) -> list[str]:
         for _, report in self._live.reports_for(stream_id):
@@ -119,6 +167,7 @@ class StreamCatalog:
 
     def live(self, channel_name: str) -> dict[str, Any]:
         channel = self._channels.require(channel_name)
+        self._flush_peaks()
         stream = store.current_for_channel(self._db, channel.name)
         if stream is None:
             raise NotFound(f"channel {channel_name!r} is not live")
@@ -127,6 +176,7 @@ class StreamCatalog:
     def discover(
         self, category: str | None, sort: str, limit: int, offset: int
     ) -> tuple[int, list[dict[str, Any]]]:
+        self._flush_peaks()
         channels = {c.name: c for c in self._channels.all()}
         statuses = self._fleet.statuses()
         entries = [
@@ -142,8 +192,12 @@ class StreamCatalog:
 
     # --------------------------------------------------------- broadcast / watch
 
-    def ingest(self, channel: Channel) -> IngestTarget:
-        choice = choose_ingest(self._fleet.snapshot())
+    def ingests(self, client_address: str) -> list[NodeView]:
+        """Every node taking broadcasters now, the best for this address first."""
+        return self.routing().rank_ingests(client_address, self._fleet.loads)
+
+    def ingest(self, channel: Channel, client_address: str) -> IngestTarget:
+        choice = self.routing().choose_ingest(client_address, self._fleet.loads)
         if choice is None:
             raise Unavailable("no healthy ingest node is available")
         current = store.current_for_channel(self._db, channel.name)
@@ -156,8 +210,8 @@ class StreamCatalog:
         stream = store.current_for_channel(self._db, channel.name)
         if stream is None:
             raise NotFound(f"channel {channel_name!r} is not live")
-        edge = choose_edge(
-            self._fleet.snapshot(), client_address, self._config.routing.cidr_regions
+        edge = self.routing().choose_edge(
+            client_address, channel.name, self._fleet.loads, self._config.routing.spill_threshold
         )
         if edge is None:
             raise Unavailable("no healthy edge node is available")

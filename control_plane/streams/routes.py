@@ -20,6 +20,8 @@ from control_plane.streams.schemas import (
     ChannelCreate,
     ChannelOut,
     ChannelWithKeyOut,
+    IngestEntry,
+    IngestList,
     IngestOut,
     PlayOut,
     StreamPage,
@@ -62,7 +64,11 @@ class StreamController(Controller):
 
     @post("/start", status_code=200)
     async def start(
-        self, request: Request[Any, Any, Any], data: JSONBody[StreamStart], services: ServicesDep
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[StreamStart],
+        services: ServicesDep,
+        proxies: NamedDependency[clients.TrustedProxies],
     ) -> StreamStartOut:
         """Where to push: bearer is the channel's stream key, or the admin token
         together with `{"channel"}`."""
@@ -79,7 +85,7 @@ class StreamController(Controller):
             if found is None or (data.channel and data.channel != found.name):
                 raise NotAuthorizedException("invalid stream key")
             channel, sent_key = found, token
-        target = services.catalog.ingest(channel)
+        target = services.catalog.ingest(channel, _client(request, proxies))
         backup = target.backup
         return StreamStartOut(
             stream_id=target.stream_id,
@@ -114,6 +120,35 @@ class StreamController(Controller):
         return {"stream_id": stream.id, "channel": stream.channel, "status": stream.status}
 
 
+class IngestController(Controller):
+    """Where broadcasters can push, nearest first (like Twitch's ingest list)."""
+
+    path = "/api/v1/ingests"
+    tags = ["streams"]
+
+    @get("/")
+    async def ingests(
+        self,
+        request: Request[Any, Any, Any],
+        services: ServicesDep,
+        proxies: NamedDependency[clients.TrustedProxies],
+    ) -> IngestList:
+        ranked = services.catalog.ingests(_client(request, proxies))
+        return IngestList(
+            ingests=[
+                IngestEntry(
+                    node=n.name, region=n.region, url=n.rtmp_url, priority=i, default=i == 0
+                )
+                for i, n in enumerate(ranked)
+            ]
+        )
+
+
+def _client(request: Request[Any, Any, Any], proxies: clients.TrustedProxies) -> str:
+    peer = request.client.host if request.client else ""
+    return proxies.client_address(peer, request.headers.get("x-forwarded-for"))
+
+
 class PlayController(Controller):
     path = "/play"
     tags = ["viewers"]
@@ -130,8 +165,7 @@ class PlayController(Controller):
     ) -> Response[Any]:
         if not target.endswith(".m3u8"):
             raise NotFound("play URLs look like /play/{channel}.m3u8")
-        peer = request.client.host if request.client else ""
-        address = proxies.client_address(peer, request.headers.get("x-forwarded-for"))
+        address = _client(request, proxies)
         wait = limiter.retry_after(address, time.monotonic())
         if wait is not None:
             raise TooManyRequests("too many play requests", retry_after=max(1, round(wait)))
@@ -149,12 +183,12 @@ def build(services: ServicesDep) -> list[ControllerRouterHandler]:
     limiter = clients.RateLimiter(services.config.routing.play_rate_per_minute, 60.0)
     proxies = clients.TrustedProxies.parse(services.config.http.trusted_proxies)
     # Each app gets its own limiter, bound through a router rather than the class.
-    play = Router(
+    public = Router(
         path="/",
-        route_handlers=[PlayController],
+        route_handlers=[StreamController, IngestController, PlayController],
         dependencies={
             "limiter": Provide(lambda: limiter, sync_to_thread=False, use_cache=True),
             "proxies": Provide(lambda: proxies, sync_to_thread=False, use_cache=True),
         },
     )
-    return [ChannelController, StreamController, play]
+    return [ChannelController, public]

@@ -42,6 +42,18 @@ class IngestOut(msgspec.Struct, kw_only=True):
     url: str
 
 
+class IngestEntry(msgspec.Struct, kw_only=True):
+    node: str
+    region: str
+    url: str
+    priority: int  # 0 is the best for the asking address
+    default: bool
+
+
+class IngestList(msgspec.Struct, kw_only=True):
+    ingests: list[IngestEntry]
+
+
 class StreamStartOut(msgspec.Struct, kw_only=True, omit_defaults=True):
     stream_id: str | None
     channel: str
