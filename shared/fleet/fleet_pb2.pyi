@@ -60,7 +60,7 @@ class Load(_message.Message):
     def __init__(self, cpu: _Optional[float] = ..., egress_bps: _Optional[int] = ..., cache_bytes: _Optional[int] = ..., cache_hit_ratio: _Optional[float] = ..., streams_originated: _Optional[int] = ..., viewer_sessions: _Optional[int] = ..., encoder_sessions: _Optional[int] = ...) -> None: ...
 
 class StreamReport(_message.Message):
-    __slots__ = ("stream_id", "channel", "origin", "viewer_sessions", "session_hashes", "ingest_bitrate", "ingest_fps", "transcode_lag", "renditions", "state", "media_sequence")
+    __slots__ = ("stream_id", "channel", "origin", "viewer_sessions", "session_hashes", "ingest_bitrate", "ingest_fps", "transcode_lag", "renditions", "state", "media_sequence", "discontinuity_sequence")
     STREAM_ID_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     ORIGIN_FIELD_NUMBER: _ClassVar[int]
@@ -72,6 +72,7 @@ class StreamReport(_message.Message):
     RENDITIONS_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     MEDIA_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    DISCONTINUITY_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     stream_id: str
     channel: str
     origin: bool
@@ -83,7 +84,8 @@ class StreamReport(_message.Message):
     renditions: _containers.RepeatedScalarFieldContainer[str]
     state: str
     media_sequence: int
-    def __init__(self, stream_id: _Optional[str] = ..., channel: _Optional[str] = ..., origin: _Optional[bool] = ..., viewer_sessions: _Optional[int] = ..., session_hashes: _Optional[_Iterable[int]] = ..., ingest_bitrate: _Optional[float] = ..., ingest_fps: _Optional[float] = ..., transcode_lag: _Optional[float] = ..., renditions: _Optional[_Iterable[str]] = ..., state: _Optional[str] = ..., media_sequence: _Optional[int] = ...) -> None: ...
+    discontinuity_sequence: int
+    def __init__(self, stream_id: _Optional[str] = ..., channel: _Optional[str] = ..., origin: _Optional[bool] = ..., viewer_sessions: _Optional[int] = ..., session_hashes: _Optional[_Iterable[int]] = ..., ingest_bitrate: _Optional[float] = ..., ingest_fps: _Optional[float] = ..., transcode_lag: _Optional[float] = ..., renditions: _Optional[_Iterable[str]] = ..., state: _Optional[str] = ..., media_sequence: _Optional[int] = ..., discontinuity_sequence: _Optional[int] = ...) -> None: ...
 
 class NodeReport(_message.Message):
     __slots__ = ("seq", "sent_at", "roles", "region", "prefixes", "latitude", "longitude", "http_url", "rtmp_url", "capacity", "load", "streams", "turnup", "encoders", "version")
@@ -209,7 +211,7 @@ class PublishRequest(_message.Message):
     def __init__(self, app: _Optional[str] = ..., stream_key: _Optional[str] = ..., client_address: _Optional[str] = ..., connection_id: _Optional[str] = ...) -> None: ...
 
 class PublishDecision(_message.Message):
-    __slots__ = ("outcome", "reason", "channel", "stream_id", "resumed", "discontinuity", "reconnect_grace_seconds", "dvr_window_seconds")
+    __slots__ = ("outcome", "reason", "channel", "stream_id", "resumed", "discontinuity", "reconnect_grace_seconds", "dvr_window_seconds", "media_sequence", "discontinuity_sequence")
     class Outcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         OUTCOME_UNSPECIFIED: _ClassVar[PublishDecision.Outcome]
@@ -228,6 +230,8 @@ class PublishDecision(_message.Message):
     DISCONTINUITY_FIELD_NUMBER: _ClassVar[int]
     RECONNECT_GRACE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     DVR_WINDOW_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    DISCONTINUITY_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     outcome: PublishDecision.Outcome
     reason: str
     channel: str
@@ -236,7 +240,9 @@ class PublishDecision(_message.Message):
     discontinuity: int
     reconnect_grace_seconds: float
     dvr_window_seconds: int
-    def __init__(self, outcome: _Optional[_Union[PublishDecision.Outcome, str]] = ..., reason: _Optional[str] = ..., channel: _Optional[str] = ..., stream_id: _Optional[str] = ..., resumed: _Optional[bool] = ..., discontinuity: _Optional[int] = ..., reconnect_grace_seconds: _Optional[float] = ..., dvr_window_seconds: _Optional[int] = ...) -> None: ...
+    media_sequence: int
+    discontinuity_sequence: int
+    def __init__(self, outcome: _Optional[_Union[PublishDecision.Outcome, str]] = ..., reason: _Optional[str] = ..., channel: _Optional[str] = ..., stream_id: _Optional[str] = ..., resumed: _Optional[bool] = ..., discontinuity: _Optional[int] = ..., reconnect_grace_seconds: _Optional[float] = ..., dvr_window_seconds: _Optional[int] = ..., media_sequence: _Optional[int] = ..., discontinuity_sequence: _Optional[int] = ...) -> None: ...
 
 class PublishStoppedRequest(_message.Message):
     __slots__ = ("stream_id", "connection_id", "reason")
