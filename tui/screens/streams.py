@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
@@ -12,7 +12,7 @@ from textual.widgets import Footer, Header, Input
 
 from tui import format as fmt
 from tui.format import Cell, cell
-from tui.model import Changes
+from tui.model import Changes, FleetModel
 from tui.records import Stream
 from tui.widgets.banner import ConnectionBanner
 from tui.widgets.record_table import Column, RecordTable
@@ -64,6 +64,32 @@ def stream_row(stream: Stream, viewers: list[float], now: float) -> tuple[Cell, 
     )
 
 
+class StreamRows:
+    """Every stream's row, kept current as changes arrive.
+
+    The app keeps this from the first snapshot on, so opening the streams screen on
+    a 10,000-stream fleet costs an insert of ready rows, not 110,000 formatted cells
+    inside one key press.
+    """
+
+    def __init__(self, model: FleetModel, clock: Callable[[], float]) -> None:
+        self._model = model
+        self._clock = clock
+        self.rows: dict[str, tuple[Cell, ...]] = {}
+
+    def apply(self, changes: Changes) -> None:
+        for stream_id in changes.removed_streams:
+            self.rows.pop(stream_id, None)
+        now = self._clock()
+        model = self._model
+        for stream_id in changes.streams:
+            stream = model.streams.get(stream_id)
+            if stream is None:
+                continue
+            history = model.stream_viewers.get(stream_id)
+            self.rows[stream_id] = stream_row(stream, history.values() if history else [], now)
+
+
 class StreamsScreen(Screen[None]):
     TITLE = "Streams"
     DEFAULT_CSS = """
@@ -92,26 +118,15 @@ class StreamsScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one(RecordTable)
-        self._upsert(self.glasscast.model.streams.keys())
+        table.upsert(self.glasscast.stream_rows.rows)
         table.focus()
         self.glasscast.model_changed.subscribe(self, self.apply_changes)
 
     def apply_changes(self, changes: Changes) -> None:
-        self.query_one(RecordTable).discard(changes.removed_streams)
-        self._upsert(changes.streams)
-
-    def _upsert(self, ids: Iterable[str]) -> None:
-        model = self.glasscast.model
-        now = self.glasscast.clock()
-        rows = {}
-        for stream_id in ids:
-            stream = model.streams.get(stream_id)
-            if stream is None:
-                continue
-            history = model.stream_viewers.get(stream_id)
-            samples = list(history.samples) if history else []
-            rows[stream_id] = stream_row(stream, samples, now)
-        self.query_one(RecordTable).upsert(rows)
+        table = self.query_one(RecordTable)
+        table.discard(changes.removed_streams)
+        rows = self.glasscast.stream_rows.rows
+        table.upsert({sid: rows[sid] for sid in changes.streams if sid in rows})
 
     @property
     def selected_stream(self) -> Stream | None:

@@ -103,6 +103,7 @@ class RecordTable(ScrollView, can_focus=True):
         super().__init__(id=id)
         self._columns = tuple(columns)
         self._column_index = {c.key: i for i, c in enumerate(self._columns)}
+        self._row_width = sum(c.width + 2 * PAD for c in self._columns)
         self._records: dict[str, tuple[Cell, ...]] = {}
         self._visible: list[str] = []
         self._position: dict[str, int] = {}
@@ -288,7 +289,8 @@ class RecordTable(ScrollView, can_focus=True):
         for column, cell in zip(self._columns, cells, strict=False):
             style = line_style if cursor is not None else base + _style(cell.style)
             segments += [pad, Segment(_fit(cell.label, column.width), style), pad]
-        return Strip(segments).extend_cell_length(width, line_style).crop(0, width)
+        strip = Strip(segments, self._row_width)
+        return strip.extend_cell_length(width, line_style).crop(0, width)
 
     def _header(self, width: int) -> Strip:
         style = self.get_component_rich_style("record-table--header")
@@ -304,4 +306,4 @@ class RecordTable(ScrollView, can_focus=True):
             )
             for column in self._columns
         ]
-        return Strip(segments).extend_cell_length(width, style).crop(0, width)
+        return Strip(segments, self._row_width).extend_cell_length(width, style).crop(0, width)
