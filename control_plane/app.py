@@ -17,6 +17,7 @@ from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.plugins import PluginProtocol
 from litestar.types import (
     ASGIApp,
     ControllerRouterHandler,
@@ -27,7 +28,7 @@ from litestar.types import (
     Send,
 )
 
-from control_plane import monitor, ops
+from control_plane import monitor, ops, wiring
 from control_plane.errors import DomainError, TooManyRequests
 from control_plane.fleet import grpc_server
 from control_plane.fleet import routes as fleet_routes
@@ -39,12 +40,20 @@ log = logging.getLogger("glasscast.control_plane")
 
 RouteBuilder = Callable[[Services], Sequence[ControllerRouterHandler]]
 
-# Every domain contributes its routes here. The chat and web domains join this
-# list as `control_plane.chat.routes.build` and `control_plane.web.routes.build`.
+DomainBuilder = Callable[
+    [Services], tuple[Sequence[ControllerRouterHandler], Sequence[PluginProtocol]]
+]
+
+# Every domain contributes its routes here; domains that need app plugins (chat's
+# channels plugin and room pumps) go in the second list.
 DOMAIN_ROUTES: list[RouteBuilder] = [
     stream_routes.build,
     fleet_routes.build,
     ops.build,
+    wiring.web_domain,
+]
+DOMAIN_PLUGINS: list[DomainBuilder] = [
+    wiring.chat_domain,
 ]
 
 
@@ -102,8 +111,14 @@ def create_app(
     handlers: list[ControllerRouterHandler] = []
     for build in [*DOMAIN_ROUTES, *extra_routes]:
         handlers.extend(build(services))
+    plugins: list[PluginProtocol] = []
+    for build_with_plugins in DOMAIN_PLUGINS:
+        more_handlers, more_plugins = build_with_plugins(services)
+        handlers.extend(more_handlers)
+        plugins.extend(more_plugins)
     app = Litestar(
         route_handlers=handlers,
+        plugins=plugins,
         dependencies={"services": Provide(lambda: services, sync_to_thread=False, use_cache=True)},
         exception_handlers={DomainError: _domain_error, HTTPException: _http_error},
         middleware=[_count_requests(services)],

@@ -7,8 +7,9 @@ from control_plane.store import database
 
 def test_empty_database_migrates_to_latest(tmp_path: Path) -> None:
     db = database.connect(tmp_path / "cp.db")
-    assert database.schema_version(db) == database.LATEST_VERSION == 2
+    assert database.schema_version(db) == database.LATEST_VERSION == 3
     assert {"nodes", "enrollment_tokens", "channels", "streams"} <= set(db.table_names())
+    assert {"chat_rooms", "chat_moderators", "chat_banned_words"} <= set(db.table_names())
     assert "connection_id" in db["streams"].columns_dict
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     db.close()
@@ -28,12 +29,27 @@ def test_version_1_with_data_migrates_to_2_keeping_rows(tmp_path: Path) -> None:
     db.conn.commit()
     db.close()
 
-    db = database.connect(path)
-    assert database.schema_version(db) == 2
+    db = database.connect(path, migrate_to_latest=False)
+    assert database.migrate(db, target=2) == 2
     stream = db.table("streams").get("st_1")
     assert stream["status"] == "live" and stream["connection_id"] is None
     assert stream["peak_viewers"] == 0
     assert db.table("nodes").get("n1")["revoked_at"] is None
     assert db.table("channels").get("demo")["title"] == "T"
-    assert database.migrate(db) == 2  # idempotent
+    assert database.migrate(db, target=2) == 2  # idempotent
+    db.close()
+
+
+def test_version_2_with_data_migrates_to_3_adding_chat(tmp_path: Path) -> None:
+    path = tmp_path / "cp.db"
+    db = database.connect(path, migrate_to_latest=False)
+    database.migrate(db, target=2)
+    db.table("channels").insert({"name": "demo", "stream_key_hash": "h", "created_at": 1.0})
+    db.conn.commit()
+    db.close()
+    db = database.connect(path)
+    assert database.schema_version(db) == 3
+    assert db.table("channels").get("demo")["stream_key_hash"] == "h"
+    assert "chat_rooms" in db.table_names()
+    assert database.migrate(db) == 3
     db.close()
