@@ -42,3 +42,28 @@ def test_the_api_needs_the_admin_token(fleet: Fleet) -> None:
     import httpx
 
     assert httpx.get(f"{fleet.api}/api/v1/nodes", timeout=5).status_code == 401
+
+
+def test_a_frozen_node_turns_unhealthy_then_resumes(fleet: Fleet) -> None:
+    import os
+    import signal
+    import time
+
+    from fleetlib import node_pid, wait_for
+
+    pid = node_pid(fleet, "shield-east")
+    assert pid is not None
+    with fleet.client() as api:
+
+        def status() -> str:
+            return str(api.get("/api/v1/nodes/shield-east").json()["status"])
+
+        os.kill(pid, signal.SIGSTOP)  # alive but silent, like a hung box
+        stopped = time.monotonic()
+        try:
+            wait_for(lambda: status() == "unhealthy", 10, "shield-east to turn unhealthy")
+            assert time.monotonic() - stopped < 7.5  # 3 missed reports of 2 s, plus a tick
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        wait_for(lambda: status() == "healthy", 15, "shield-east to resume")
+    assert node_pid(fleet, "shield-east") == pid  # the same process: no re-enrollment
