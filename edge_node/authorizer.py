@@ -12,6 +12,7 @@ import logging
 
 from edge_node.fleet.session import ControlPlaneUnavailable, FleetSession
 from edge_node.ingest.rtmp.server import PublishGrant, PublishRefusal
+from edge_node.package.packager import Continuation
 from shared.fleet import fleet_pb2 as pb
 
 log = logging.getLogger("glasscast.edge.ingest")
@@ -20,10 +21,17 @@ APP = "live"
 
 
 class FleetAuthorizer:
-    def __init__(self, session: FleetSession, graces: dict[str, float]) -> None:
+    def __init__(
+        self,
+        session: FleetSession,
+        graces: dict[str, float],
+        continuations: dict[str, Continuation] | None = None,
+    ) -> None:
         self._session = session
         # Filled with each granted stream's reconnect grace, for the origin to honour.
         self._graces = graces
+        # And, for a stream taken over from another origin, where to number on from.
+        self._continuations = {} if continuations is None else continuations
 
     async def authorize(
         self, app: str, stream_key: str, client_address: str, connection_id: str
@@ -44,6 +52,10 @@ class FleetAuthorizer:
         if decision.outcome == pb.PublishDecision.ALLOWED:
             if decision.reconnect_grace_seconds > 0:
                 self._graces[decision.stream_id] = decision.reconnect_grace_seconds
+            if decision.media_sequence > 0:
+                self._continuations[decision.stream_id] = Continuation(
+                    decision.media_sequence, decision.discontinuity_sequence
+                )
             return PublishGrant(
                 channel=decision.channel, stream_id=decision.stream_id, resumed=decision.resumed
             )

@@ -122,7 +122,7 @@ class Node:
                 listeners = await nursery.start(
                     serve_rtmp,
                     self.config.rtmp,
-                    FleetAuthorizer(self.session, self.origin.graces),
+                    FleetAuthorizer(self.session, self.origin.graces, self.origin.continuations),
                     self._ingest_sink(self.origin),
                 )
                 host, rtmp_port = listeners[0].socket.getsockname()[:2]

@@ -3,7 +3,9 @@
 A stream outlives the connection that feeds it. When a broadcaster drops, the worker
 and packager stay up for the reconnect grace; a publish that the control plane grants
 as `resumed` (same stream id) is attached to them after a discontinuity, so players
-keep one playlist with one media sequence. Only when the grace runs out (or the
+keep one playlist with one media sequence. A stream taken over from an origin that
+died is granted with that origin's numbering, and its packager continues it after
+one discontinuity (`continuations`). Only when the grace runs out (or the
 operator ends the stream) does the source end, which ends the worker, which ends the
 packager.
 
@@ -24,7 +26,7 @@ import trio
 from edge_node.fleet.report import EncoderInfo, StreamLoad
 from edge_node.ingest.rtmp.server import PublishGrant
 from edge_node.media import EncodedEvent, SourceDiscontinuity, SourceEnd, SourceEvent, SourcePacket
-from edge_node.package.packager import PackagerConfig
+from edge_node.package.packager import Continuation, PackagerConfig
 from edge_node.package.registry import LiveStreams
 from edge_node.transcode.encoders import choose_h264, probe_encoders
 from edge_node.transcode.worker import TranscodeWorker
@@ -91,6 +93,9 @@ class OriginStreams:
             ),
         )
         self.graces: dict[str, float] = {}
+        # Filled by the authorizer for a stream taken over from another origin: where
+        # this node's packager numbers on (read once, when the stream starts here).
+        self.continuations: dict[str, Continuation] = {}
         self._origins: dict[str, _Origin] = {}
         self._nursery: trio.Nursery | None = None
 
@@ -112,6 +117,7 @@ class OriginStreams:
         if origin is None:
             origin = await self._start(grant)
         else:
+            self.continuations.pop(grant.stream_id, None)  # our own numbering goes on
             log.info("%s: broadcaster back, continuing after a discontinuity", grant.stream_id)
             origin.reconnected.set()
             origin.reconnected = trio.Event()
@@ -130,7 +136,9 @@ class OriginStreams:
     async def _start(self, grant: PublishGrant) -> _Origin:
         if self._nursery is None:
             raise RuntimeError("OriginStreams.run is not running")
-        handle = await self.live.open_stream(grant.stream_id)
+        handle = await self.live.open_stream(
+            grant.stream_id, continue_from=self.continuations.pop(grant.stream_id, None)
+        )
         source, source_receive = trio.open_memory_channel[SourceEvent](SOURCE_QUEUE)
         worker = TranscodeWorker(self._settings, encoder=self._encoder)
         origin = _Origin(grant, worker, source, rate_since=trio.current_time())
@@ -197,6 +205,7 @@ class OriginStreams:
         for stream_id, origin in self._origins.items():
             origin.sample_rates(now)
             stats = origin.worker.stats()
+            sequence = self.live.sequence(stream_id)
             loads.append(
                 StreamLoad(
                     stream_id=stream_id,
@@ -207,6 +216,8 @@ class OriginStreams:
                     transcode_lag=stats.lag,
                     renditions=stats.renditions,
                     state="live" if origin.connected else "reconnecting",
+                    media_sequence=sequence.media_sequence if sequence else 0,
+                    discontinuity_sequence=sequence.discontinuity_sequence if sequence else 0,
                 )
             )
         return tuple(loads)

@@ -178,9 +178,14 @@ class LiveFleet:
         return live.session
 
     def close_session(self, session: NodeSession) -> None:
+        """The node hung up (or died): what it reported no longer holds. A node that
+        is still up reconnects and reports again within an interval; one that died
+        must neither keep its viewers counted nor hold its streams against a
+        broadcaster reconnecting elsewhere."""
         live = self._nodes.get(session.node)
         if live is not None and live.session is session:
             live.session = None
+            self.record_streams(session.node, [])
 
     def sessions(self) -> list[NodeSession]:
         return [live.session for live in self._nodes.values() if live.session is not None]

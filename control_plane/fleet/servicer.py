@@ -106,6 +106,9 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
     ) -> fleet_pb2.PublishDecision:
         name = await self._identify(context)
         result = self._publishing.authorize(name, request.stream_key, request.connection_id)
+        if result.resumed:
+            # A new origin: every shield and edge pulls from it now, not at the next tick.
+            self._catalog.repoint()
         log.info(
             "node %s: publish %s on %s: %s (%s)",
             name,
@@ -123,6 +126,8 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
             discontinuity=result.discontinuity,
             reconnect_grace_seconds=result.reconnect_grace_seconds,
             dvr_window_seconds=result.dvr_window_seconds,
+            media_sequence=result.media_sequence,
+            discontinuity_sequence=result.discontinuity_sequence,
         )
 
     async def PublishStopped(

@@ -14,6 +14,7 @@ import sqlite_utils
 from control_plane.errors import NotFound, Unavailable
 from control_plane.fleet.live import LiveFleet
 from control_plane.fleet.service import FleetService
+from control_plane.fleet.topology import push_upstreams
 from control_plane.routing.select import NodeView
 from control_plane.routing.table import RoutingTable
 from control_plane.store import streams as store
@@ -191,6 +192,10 @@ class StreamCatalog:
         return len(entries), entries[offset : offset + limit]
 
     # --------------------------------------------------------- broadcast / watch
+
+    def repoint(self) -> int:
+        """Push every node its upstream set now (a stream changed origin)."""
+        return push_upstreams(self._live, self._fleet.snapshot(), store.active(self._db))
 
     def ingests(self, client_address: str) -> list[NodeView]:
         """Every node taking broadcasters now, the best for this address first."""

@@ -25,6 +25,12 @@ from shared.fleet import fleet_pb2
 
 # Statuses in which an origin is still believed to hold its broadcaster.
 ORIGIN_ALIVE = (st.HEALTHY, st.DRAINING, st.PENDING)
+# How far past the old origin's last reported media sequence a new origin starts.
+# That report is up to one interval (2 s) old, segments last at least a second, and
+# one more covers the segment open when it died. Skipping numbers costs a player
+# nothing it would not lose anyway (a discontinuity follows); reusing one would put
+# two different objects under one name in the shields' and edges' caches.
+TAKEOVER_GAP = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +43,9 @@ class PublishResult:
     discontinuity: int = 0
     reconnect_grace_seconds: float = 0.0
     dvr_window_seconds: int = 0
+    # Where a node new to the stream continues its numbering (0: its own numbering).
+    media_sequence: int = 0
+    discontinuity_sequence: int = 0
 
 
 def new_stream_id() -> str:
@@ -125,7 +134,20 @@ class PublishService:
             discontinuity=stream.discontinuities,
             reconnect_grace_seconds=self._settings.reconnect_grace_seconds,
             dvr_window_seconds=channel.dvr_window_seconds or 0,
+            **self._continuation(stream) if resumed else {},
         )
+
+    def _continuation(self, stream: Stream) -> dict[str, int]:
+        """The numbering a resuming origin continues, if it has none of its own (a
+        takeover, or the same node restarted); a node still packaging the stream
+        keeps its own and ignores this."""
+        last = self._live.sequence(stream.id)
+        if last is None:
+            return {}
+        return {
+            "media_sequence": last.media_sequence + TAKEOVER_GAP,
+            "discontinuity_sequence": last.discontinuity_sequence,
+        }
 
     def _start(self, channel: str, origin: str, connection_id: str, now: float) -> Stream:
         stream = Stream(
@@ -162,6 +184,7 @@ class PublishService:
 
     def _end(self, stream: Stream, now: float) -> None:
         store.update(self._db, stream.id, {"status": "ended", "ended_at": now})
+        self._live.forget_stream(stream.id)
         self._granted_at.pop(stream.id, None)
         self._orphaned.discard(stream.id)
 

@@ -26,6 +26,7 @@ class StreamLoad:
     renditions: tuple[str, ...] = ()
     state: str = "live"
     media_sequence: int = 0
+    discontinuity_sequence: int = 0
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ def _stream(s: StreamLoad) -> pb.StreamReport:
         renditions=list(s.renditions),
         state=s.state,
         media_sequence=s.media_sequence,
+        discontinuity_sequence=s.discontinuity_sequence,
     )
 
 

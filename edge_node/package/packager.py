@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Self
+from typing import NamedTuple, Self
 
 import trio
 
@@ -54,6 +54,14 @@ log = logging.getLogger(__name__)
 
 # What bad media (unparsable codec configuration, absurd sizes) or a failing disk raise.
 _BAD_INPUT = (ValueError, struct.error, OSError)
+
+
+class Continuation(NamedTuple):
+    """Where a stream's numbering stands: the next segment's media sequence number
+    and the discontinuity sequence."""
+
+    media_sequence: int
+    discontinuity_sequence: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,10 +133,14 @@ class StreamPackager:
         config: PackagerConfig,
         *,
         clock: Callable[[], float] = time.time,
+        continue_from: Continuation | None = None,
     ) -> None:
         self.stream_id = stream_id
         self.directory = directory
         self.config = config
+        # Taken over from another origin: every rendition numbers on from there.
+        self.continue_from = continue_from
+        self._grown = trio.Event()
         self.renditions: dict[str, Rendition] = {}
         self.disk_bytes = 0
         self.ended = False
@@ -190,8 +202,29 @@ class StreamPackager:
         directory = self.directory / event.rendition
         segmenter = Segmenter(self.config.segmenter(), event.video, event.audio)
         await trio.to_thread.run_sync(lambda: directory.mkdir(exist_ok=True))
-        self.renditions[event.rendition] = Rendition(
-            event.rendition, directory, segmenter, self.config
+        rendition = Rendition(event.rendition, directory, segmenter, self.config)
+        if self.continue_from is not None:
+            rendition.playlist.continue_from(*self.continue_from)
+        self.renditions[event.rendition] = rendition
+        grown, self._grown = self._grown, trio.Event()
+        grown.set()
+
+    async def wait_rendition(self, name: str) -> Rendition | None:
+        """Wait (up to three segment durations) for a rendition about to start: the
+        players of a stream taken over already know its playlists' names."""
+        with trio.move_on_after(3.0 * math.ceil(self.config.segment_duration)):
+            while name not in self.renditions and not self.ended:
+                await self._grown.wait()
+        return self.renditions.get(name)
+
+    def sequence(self) -> Continuation:
+        """(next media sequence, discontinuity sequence), the highest over renditions:
+        where another origin taking this stream over must continue."""
+        playlists = [r.playlist for r in self.renditions.values()]
+        if not playlists:
+            return self.continue_from or Continuation(0, 0)
+        return Continuation(
+            max(p.next_msn for p in playlists), max(p.discontinuity_sequence for p in playlists)
         )
 
     async def _finish(self, r: Rendition) -> None:

@@ -9,8 +9,10 @@ The playlists are not files: they are rendered from memory on each request.
 Interface (it satisfies `edge_node.deliver.local.LocalMedia`):
 
     async run(*, task_status)                    owns the packagers' nursery; start it first
-    async open_stream(stream_id, config=None) -> PackagerHandle
+    async open_stream(stream_id, config=None, continue_from=None) -> PackagerHandle
         a stream id seen before continues that stream (after a discontinuity);
+        `continue_from` (media sequence, discontinuity sequence) numbers a stream new
+        to this node on from another origin's playlist (a takeover);
         `handle.send` takes `EncodedEvent`s (bounded channel: a slow disk pushes back
         on the transcoder); closing it, or sending `SourceEnd`, ends the stream;
         `handle.done` is set when the packager has finished
@@ -20,6 +22,7 @@ Interface (it satisfies `edge_node.deliver.local.LocalMedia`):
                           without `_HLS_msn`, 503 not there within 3 target durations
     file_path(stream_id, rendition, name) -> Path | None
     async wait_file(stream_id, rendition, name) -> Path | None
+    sequence(stream_id) -> Continuation | None   where a takeover would continue
     disk_bytes() -> int                          bytes of media this process has on disk
 
 URIs in the playlists are relative: the master names `<rendition>/index.m3u8`, a media
@@ -48,7 +51,7 @@ from edge_node.package.hls import (
     render_media,
 )
 from edge_node.package.names import is_media_name
-from edge_node.package.packager import PackagerConfig, Rendition, StreamPackager
+from edge_node.package.packager import Continuation, PackagerConfig, Rendition, StreamPackager
 
 _ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,127}")
 _MEDIA = re.compile(r"([0-9]+)(?:\.([0-9]+))?\.m4s")
@@ -90,7 +93,10 @@ class LiveStreams:
                 self._nursery = None
 
     async def open_stream(
-        self, stream_id: str, config: PackagerConfig | None = None
+        self,
+        stream_id: str,
+        config: PackagerConfig | None = None,
+        continue_from: Continuation | None = None,
     ) -> PackagerHandle:
         if self._nursery is None:
             raise RuntimeError("LiveStreams.run is not running")
@@ -102,7 +108,11 @@ class LiveStreams:
         if packager is None:
             directory = self._root / stream_id
             packager = StreamPackager(
-                stream_id, directory, config or self._config, clock=self._clock
+                stream_id,
+                directory,
+                config or self._config,
+                clock=self._clock,
+                continue_from=continue_from,
             )
         # else: the same stream again (a broadcaster reconnecting): its renditions carry
         # on after a discontinuity, numbering continues, no published name is reused.
@@ -153,15 +163,20 @@ class LiveStreams:
         skip: str | bool | None = None,
         dvr: bool = False,
     ) -> bytes | int:
-        found = self._rendition(stream_id, rendition)
+        found = self._rendition(stream_id, rendition) or await self._taken_over(
+            stream_id, rendition
+        )
         if found is None:
             return 404
         stream, r = found
         pl = r.playlist
         if dvr:
             return render_dvr(pl).encode()
-        if msn is None and part is None and pl.last_part() is None:
-            msn, part = 0, 0  # nothing written yet: wait for the first part
+        if pl.last_part() is None and ((msn is None and part is None) or pl.start_msn):
+            # Nothing written yet: wait for the first part. A stream taken over from
+            # another origin waits too, whatever number a player asks for: the one it
+            # knows is from the old origin, and an empty playlist is no answer.
+            msn, part = pl.start_msn, 0
         if decide(pl, msn, part) is Blocking.TOO_FAR:
             return 400
         with trio.move_on_after(stream.blocking_timeout(r)):
@@ -201,8 +216,27 @@ class LiveStreams:
                 await r.wait_changed()
         return self.file_path(stream_id, rendition, name)
 
+    def sequence(self, stream_id: str) -> Continuation | None:
+        """Where another origin taking `stream_id` over would continue."""
+        stream = self._streams.get(stream_id)
+        return stream.sequence() if stream is not None else None
+
     def disk_bytes(self) -> int:
         return sum(s.disk_bytes for s in self._streams.values())
+
+    def packager(self, stream_id: str) -> StreamPackager | None:
+        """The stream's packager (its renditions' playlist models), for the VOD recorder."""
+        return self._streams.get(stream_id)
+
+    async def _taken_over(
+        self, stream_id: str, rendition: str
+    ) -> tuple[StreamPackager, Rendition] | None:
+        """A stream this node took over, whose rendition has not started yet."""
+        stream = self._streams.get(stream_id)
+        if stream is None or stream.continue_from is None or not _ID.fullmatch(rendition):
+            return None
+        r = await stream.wait_rendition(rendition)
+        return (stream, r) if r is not None else None
 
     def _rendition(self, stream_id: str, rendition: str) -> tuple[StreamPackager, Rendition] | None:
         stream = self._streams.get(stream_id)

@@ -95,6 +95,8 @@ class MediaPlaylist:
     ended: bool = False
     _next_msn: int = 0
     _discontinuities: int = 0
+    _start_msn: int = 0  # where numbering began (not 0 when taken over from another origin)
+    _carried_discontinuity: bool = False  # the next segment follows another origin's
     _target: int = 0
     _part_target: float = 0.0
     _parts_pruned_below: int = 0  # segments under this msn have had their part files evicted
@@ -114,6 +116,8 @@ class MediaPlaylist:
         if self.segments and not self.segments[-1].complete:
             raise PlaylistError("previous segment is still open")
         first = self._next_msn == 0
+        discontinuity = discontinuity or self._carried_discontinuity
+        self._carried_discontinuity = False
         if discontinuity and not first:
             self._discontinuities += 1
         seg = Segment(
@@ -166,6 +170,31 @@ class MediaPlaylist:
         """A stopped rendition comes back (its next segment is a discontinuity)."""
         self.ended = False
 
+    def continue_from(self, msn: int, discontinuity_sequence: int) -> None:
+        """Number on from another origin's playlist of the same stream: the first
+        segment is `msn`, after one more discontinuity than `discontinuity_sequence`."""
+        if self.segments or self._next_msn:
+            raise PlaylistError("a playlist can only continue another before it starts")
+        if msn <= 0 or discontinuity_sequence < 0:
+            raise PlaylistError("continue from a positive media sequence")
+        self._next_msn = self._start_msn = msn
+        self._discontinuities = discontinuity_sequence
+        self._carried_discontinuity = True
+
+    @property
+    def start_msn(self) -> int:
+        return self._start_msn
+
+    @property
+    def next_msn(self) -> int:
+        """The media sequence number the next segment will get."""
+        return self._next_msn
+
+    @property
+    def discontinuity_sequence(self) -> int:
+        """Discontinuities so far (what a playlist continuing this one starts from)."""
+        return self._discontinuities
+
     # ---------------------------------------------------------------- queries
 
     @property
@@ -184,11 +213,12 @@ class MediaPlaylist:
 
     @property
     def last_complete_msn(self) -> int:
-        """The msn of the newest complete segment, -1 before the first one."""
+        """The msn of the newest complete segment, the one before the start before
+        the first one (-1, or the last number of the origin this one continues)."""
         for seg in reversed(self.segments):
             if seg.complete:
                 return seg.msn
-        return -1
+        return self._start_msn - 1
 
     def last_part(self) -> tuple[int, int] | None:
         """(msn, part index) of the newest part, for rendition reports and blocking."""
