@@ -17,6 +17,7 @@ from typing import cast
 import av
 import av.codec
 
+from shared.config import TranscodeSection
 from shared.ladder import RenditionPlan
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,21 @@ def open_video_encoder(name: str, plan: RenditionPlan, *, preset: str) -> av.Vid
         ctx.flags |= av.codec.context.Flags.closed_gop
     ctx.open()
     return ctx
+
+
+def open_live_encoder(
+    name: str, plan: RenditionPlan, settings: TranscodeSection
+) -> tuple[str, av.VideoCodecContext]:
+    """Open `name` for `plan`; if NVENC refuses (e.g. the GPU's sessions are all in use),
+    this rendition falls back to libx264 rather than going dark. Returns the one used."""
+    preset = settings.nvenc_preset if name == "h264_nvenc" else settings.x264_preset
+    try:
+        return name, open_video_encoder(name, plan, preset=preset)
+    except av.FFmpegError as exc:
+        if name == "libx264":
+            raise
+        log.warning("%s refused rendition %s (%s); using libx264 for it", name, plan.name, exc)
+        return "libx264", open_video_encoder("libx264", plan, preset=settings.x264_preset)
 
 
 def _probe(name: str) -> EncoderStatus:

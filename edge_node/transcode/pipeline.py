@@ -249,9 +249,7 @@ class Pipeline:
             encoder = RenditionEncoder(
                 plan,
                 encoder=self._encoder,
-                preset=settings.x264_preset
-                if self._encoder == "libx264"
-                else settings.nvenc_preset,
+                settings=settings,
                 audio=audio,
                 emit=self._emit,
             )

@@ -24,8 +24,9 @@ from av.video.reformatter import Interpolation, VideoReformatter
 
 from edge_node.media import EncodedEvent, RenditionStart, RenditionStop, TrackInfo
 from edge_node.transcode.avc import annexb_to_avcc, avcc_config_from_annexb
-from edge_node.transcode.encoders import VIDEO_TIMEBASE, open_video_encoder
+from edge_node.transcode.encoders import VIDEO_TIMEBASE, open_live_encoder
 from edge_node.transcode.timeline import FramePacer, SampleHolder
+from shared.config import TranscodeSection
 from shared.ladder import RenditionPlan, codec_string_from_avcc
 
 log = logging.getLogger(__name__)
@@ -84,14 +85,14 @@ class RenditionEncoder:
         plan: RenditionPlan,
         *,
         encoder: str,
-        preset: str,
+        settings: TranscodeSection,
         audio: TrackInfo | None,
         emit: Emit,
         queue_size: int = 8,
     ) -> None:
         self.plan = plan
         self._encoder_name = encoder
-        self._preset = preset
+        self._settings = settings
         self._audio = audio
         self._emit = emit
         self._queue: queue.Queue[FrameJob | None] = queue.Queue(maxsize=queue_size)
@@ -139,7 +140,7 @@ class RenditionEncoder:
 
     def _encode_all(self) -> None:
         plan = self.plan
-        ctx = open_video_encoder(self._encoder_name, plan, preset=self._preset)
+        self._encoder_name, ctx = open_live_encoder(self._encoder_name, plan, self._settings)
         avcc = avcc_config_from_annexb(bytes(ctx.extradata or b""))
         self._emit(RenditionStart(plan.name, self._track(avcc), self._audio))
         reformatter = VideoReformatter()

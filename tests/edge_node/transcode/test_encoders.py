@@ -12,6 +12,7 @@ from edge_node.transcode.encoders import (
     EncoderStatus,
     EncoderUnavailable,
     choose_h264,
+    open_live_encoder,
     open_video_encoder,
     probe_encoders,
 )
@@ -68,9 +69,11 @@ class _FakeContext:
         assert mode == "w"
         return cls(name)
 
+    refuse: ClassVar[set[str]] = {"libx265"}
+
     def open(self) -> None:
-        if self.name == "libx265":
-            raise av.FFmpegError(1, "pretend missing")
+        if self.name in self.refuse:
+            raise av.FFmpegError(1, "pretend it does not open")
         _FakeContext.opened.append(self)
 
 
@@ -91,3 +94,12 @@ def test_nvenc_is_chosen_and_configured_when_it_opens(monkeypatch: Any) -> None:
     assert ctx.options["maxrate"] == ctx.options["bufsize"] == "1500000"
     assert ctx.flags & av.codec.context.Flags.global_header
     assert (ctx.width, ctx.height, ctx.bit_rate) == (854, 480, 1_500_000)
+
+
+def test_a_refusing_nvenc_session_falls_back_to_libx264(monkeypatch: Any) -> None:
+    monkeypatch.setattr(av.codec, "CodecContext", _FakeContext)
+    monkeypatch.setattr(_FakeContext, "refuse", {"h264_nvenc"})
+    used, ctx = open_live_encoder("h264_nvenc", P480, TranscodeSection())
+    assert used == "libx264"
+    assert isinstance(ctx, _FakeContext) and ctx.name == "libx264"
+    assert ctx.options["preset"] == "veryfast" and ctx.options["tune"] == "zerolatency"
