@@ -44,6 +44,8 @@ RESTART_MESSAGE = "worker restarted"
 MAX_RESTARTS = 5
 RESTART_WINDOW = 60.0
 STOP_GRACE = 2.0
+# Input blocked and no output for this long: the worker is wedged, not slow.
+STALL_TIMEOUT = 10.0
 _READ_SIZE = 256 * 1024
 _BATCH = 64
 
@@ -59,8 +61,11 @@ class WorkerStats:
 
 @dataclass(slots=True)
 class _Session:
+    last_output: float  # when the worker last produced media (not stats)
     ended: bool = False  # the worker sent SourceEnd: the stream is over, not crashed
     source_done: bool = False
+    writing_since: float | None = None  # a write to its stdin is blocked since then
+    delivering: bool = False  # waiting on our reader: a slow packager is not a stall
 
 
 class TranscodeWorker:
@@ -72,11 +77,13 @@ class TranscodeWorker:
         *,
         encoder: str | None = None,
         log_level: str = "warning",
+        stall_timeout: float = STALL_TIMEOUT,
     ) -> None:
         # Probing (and a forced but absent NVENC) fails here, in the node, at start.
         self._encoder = encoder or choose_h264(settings.encoder, probe_encoders())
         self._settings = settings
         self._log_level = log_level
+        self._stall_timeout = stall_timeout
         self._config: SourceConfig | None = None
         self._stats = PipelineStats(0.0, 0.0, ())
         self._active: set[str] = set()
@@ -113,7 +120,7 @@ class TranscodeWorker:
             resume = False
             try:
                 while True:
-                    session = _Session()
+                    session = _Session(last_output=trio.current_time())
                     async with self._spawned() as process:
                         if task_status is not trio.TASK_STATUS_IGNORED:
                             task_status.started()
@@ -174,6 +181,7 @@ class TranscodeWorker:
     ) -> None:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._feed, process, source, session, resume)
+            nursery.start_soon(self._watch, process, session)
             await self._forward(process, out, session)
             # The worker's output ended: it exited. Whatever the feeder holds is lost.
             nursery.cancel_scope.cancel()
@@ -203,13 +211,28 @@ class TranscodeWorker:
                         skipping = False
                     kept.append(event)
                 if kept:
+                    session.writing_since = trio.current_time()
                     await stdin.send_all(framing.encode(kept))
+                    session.writing_since = None
                 if any(isinstance(event, SourceEnd) for event in kept):
                     break
             session.source_done = True
             await stdin.aclose()
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             return  # the worker died; the forwarder sees its output end
+
+    async def _watch(self, process: trio.Process, session: _Session) -> None:
+        """A wedged worker (FFmpeg stuck, process stopped) neither reads nor writes and
+        never exits by itself: kill it, and the crash path restarts it."""
+        while True:
+            await trio.sleep(self._stall_timeout / 4)
+            now = trio.current_time()
+            blocked_for = now - (session.writing_since or now)
+            silent = not session.delivering and now - session.last_output > self._stall_timeout
+            if blocked_for > self._stall_timeout and silent:
+                log.error("transcode worker stalled for %.0f s; killing it", blocked_for)
+                process.kill()
+                return
 
     async def _forward(
         self,
@@ -243,7 +266,10 @@ class TranscodeWorker:
         elif isinstance(value, SourceEnd):
             session.ended = True
             self._active.clear()
+        session.delivering = True
         await out.send(cast(EncodedEvent, value))
+        session.delivering = False
+        session.last_output = trio.current_time()
 
 
 class _Spawned:

@@ -132,6 +132,21 @@ async def test_kill_9_restarts_from_a_keyframe_with_a_discontinuity(clip: Clip) 
     assert worker.stats().restarts == 1
 
 
+async def test_a_wedged_worker_is_killed_and_restarted(clip: Clip) -> None:
+    worker = TranscodeWorker(SMALL, stall_timeout=1.0)
+    stopped: list[int] = []
+
+    def freeze(_: list[EncodedEvent]) -> None:
+        assert worker.pid is not None
+        stopped.append(worker.pid)
+        os.kill(worker.pid, signal.SIGSTOP)  # alive, but neither reads nor writes
+
+    out = await _run(worker, [*clip(4.0), SourceEnd("done")], midway=freeze)
+    assert stopped
+    assert [e.reason for e in out if isinstance(e, SourceDiscontinuity)] == [RESTART_MESSAGE]
+    assert out[-1] == SourceEnd("done")
+
+
 async def test_repeated_crashes_end_the_stream_not_the_node(
     clip: Clip, monkeypatch: pytest.MonkeyPatch
 ) -> None:
