@@ -233,20 +233,26 @@ def wait_until_loaded(term: Terminal, marker: bytes, limit: float) -> float:
     raise RuntimeError("the TUI never went quiet")
 
 
-def presses(term: Terminal, count: int) -> list[float]:
-    """Cursor moves (down, down, up, up, ...), in milliseconds."""
+def presses(term: Terminal, count: int) -> tuple[list[float], float]:
+    """Cursor moves (down, down, up, up, ...): wall milliseconds each, and the TUI's
+    mean CPU milliseconds per press (steady where wall time is at the mercy of a
+    busy machine's scheduler)."""
     found = []
+    cpu = 0.0
     for i in range(count):
+        before = term.cpu_seconds()
         found.append(term.key_latency(DOWN if i % 4 < 2 else UP) * 1000)
         term.drain(0.2)
-    return found
+        cpu += term.cpu_seconds() - before
+    return found, cpu * 1000 / count
 
 
-def summary(name: str, ms: list[float]) -> str:
+def summary(name: str, ms: list[float], cpu_ms: float) -> str:
     return (
         f"key-press latency, {name} (n={len(ms)}): p50 {percentile(ms, 50):.1f} ms, "
         f"p90 {percentile(ms, 90):.1f} ms, p99 {percentile(ms, 99):.1f} ms, "
-        f"max {max(ms):.1f} ms, mean {statistics.mean(ms):.1f} ms"
+        f"max {max(ms):.1f} ms, mean {statistics.mean(ms):.1f} ms; "
+        f"CPU {cpu_ms:.1f} ms per press"
     )
 
 
@@ -279,11 +285,11 @@ def main() -> None:
             term.drain(args.idle)
             idle_cpu = (term.cpu_seconds() - cpu_before) / (time.monotonic() - wall_before)
 
-            fleet_ms = presses(term, args.presses)
+            fleet_ms, fleet_cpu = presses(term, args.presses)
             # The streams screen (10,000 rows): the heaviest switch, then its cursor.
             to_streams = term.key_latency(b"t")
             term.drain(1.0)
-            streams_ms = presses(term, args.presses)
+            streams_ms, streams_cpu = presses(term, args.presses)
             to_fleet = term.key_latency(b"f")
             term.drain(1.0)
         finally:
@@ -298,8 +304,9 @@ def main() -> None:
 
     worst_p99 = max(percentile(fleet_ms, 99), percentile(streams_ms, 99))
     print(f"idle CPU over {args.idle:.0f} s: {idle_cpu * 100:.2f}% of one core")
-    print(summary(f"fleet, {args.nodes} rows", fleet_ms))
-    print(summary(f"streams, {args.streams} rows", streams_ms))
+    print(f"machine load (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(summary(f"fleet, {args.nodes} rows", fleet_ms, fleet_cpu))
+    print(summary(f"streams, {args.streams} rows", streams_ms, streams_cpu))
     print(f"screen switch to streams / back: {to_streams * 1000:.1f} ms / {to_fleet * 1000:.1f} ms")
     print(f"ratio idle CPU / 10% budget: {idle_cpu * 100 / 10:.3f}")
     print(f"ratio p99 key latency / 100 ms budget: {worst_p99 / 100:.3f}")

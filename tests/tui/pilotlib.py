@@ -53,6 +53,7 @@ async def until(
 
 async def type_into_input(pilot: Pilot[int], *keys: str) -> None:
     """Type once an input has focus: keys sent while a dialog mounts would be lost."""
+
     def ready() -> bool:
         focused = pilot.app.focused
         return isinstance(focused, Input) and focused.screen is pilot.app.screen

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Header, Input
 
 from tui import format as fmt
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from tui.app import GlasscastApp
 
 SPARK_WIDTH = 8
+# Uptimes of the rows on screen move on this often, whether or not anything changed.
+UPTIME_REFRESH = 10.0
 
 COLUMNS = (
     Column("channel", "Channel", 12),
@@ -80,9 +83,12 @@ class StreamRows:
     def apply(self, changes: Changes) -> None:
         for stream_id in changes.removed_streams:
             self.rows.pop(stream_id, None)
+        self.rebuild(changes.streams)
+
+    def rebuild(self, stream_ids: Iterable[str]) -> None:
         now = self._clock()
         model = self._model
-        for stream_id in changes.streams:
+        for stream_id in stream_ids:
             stream = model.streams.get(stream_id)
             if stream is None:
                 continue
@@ -101,6 +107,7 @@ class StreamsScreen(Screen[None]):
         Binding("slash", "focus_filter", "Filter"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
+    _uptime_timer: Timer | None = None
 
     @property
     def glasscast(self) -> GlasscastApp:
@@ -121,6 +128,23 @@ class StreamsScreen(Screen[None]):
         table.upsert(self.glasscast.stream_rows.rows)
         table.focus()
         self.glasscast.model_changed.subscribe(self, self.apply_changes)
+        self._uptime_timer = self.set_interval(UPTIME_REFRESH, self._refresh_uptimes)
+
+    def on_screen_suspend(self) -> None:
+        if self._uptime_timer is not None:
+            self._uptime_timer.pause()
+
+    def on_screen_resume(self) -> None:
+        if self._uptime_timer is not None:
+            self._uptime_timer.resume()
+
+    def _refresh_uptimes(self) -> None:
+        """Redraw the rows on screen only: an uptime off screen can wait to be seen."""
+        table = self.query_one(RecordTable)
+        shown = table.window_keys()
+        stream_rows = self.glasscast.stream_rows
+        stream_rows.rebuild(shown)
+        table.upsert({sid: stream_rows.rows[sid] for sid in shown if sid in stream_rows.rows})
 
     def apply_changes(self, changes: Changes) -> None:
         table = self.query_one(RecordTable)

@@ -127,6 +127,11 @@ class RecordTable(ScrollView, can_focus=True):
     def visible_keys(self) -> list[str]:
         return list(self._visible)
 
+    def window_keys(self) -> list[str]:
+        """The keys of the rows on screen now."""
+        top = round(self.scroll_offset.y)
+        return self._visible[top : top + self._page_rows()]
+
     def has_row(self, key: str) -> bool:
         return key in self._position
 
