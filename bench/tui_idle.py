@@ -57,9 +57,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def seed(db_path: Path, nodes: int, streams: int) -> None:
-    db = database.connect(db_path)
-    now = time.time()
+def node_rows(nodes: int, streams: int, now: float) -> list[dict[str, object]]:
     regions = ("east", "west", "north", "south", "central")
     load = {
         "cpu": 0.2,
@@ -69,7 +67,7 @@ def seed(db_path: Path, nodes: int, streams: int) -> None:
         "streams_originated": streams // nodes,
         "viewer_sessions": 500,
     }
-    node_rows = [
+    return [
         {
             "name": f"node-{i:04d}",
             "status": "healthy",
@@ -90,6 +88,11 @@ def seed(db_path: Path, nodes: int, streams: int) -> None:
         }
         for i in range(nodes)
     ]
+
+
+def seed(db_path: Path, nodes: int, streams: int) -> None:
+    db = database.connect(db_path)
+    now = time.time()
     channel_rows = [
         {
             "name": f"ch-{i:05d}",
@@ -114,7 +117,7 @@ def seed(db_path: Path, nodes: int, streams: int) -> None:
         for i in range(streams)
     ]
     with db.conn:
-        db["nodes"].insert_all(node_rows)  # type: ignore[union-attr]
+        db["nodes"].insert_all(node_rows(nodes, streams, now))  # type: ignore[union-attr]
         db["channels"].insert_all(channel_rows)  # type: ignore[union-attr]
         db["streams"].insert_all(stream_rows)  # type: ignore[union-attr]
     db.close()

@@ -23,6 +23,7 @@ from textual.timer import Timer
 
 from tui.client import ControlPlaneClient, ControlPlaneError
 from tui.commands import GlasscastCommands
+from tui.format import plural
 from tui.model import Changes, FleetModel
 from tui.screens.dialogs import (
     ChannelForm,
@@ -135,7 +136,8 @@ class GlasscastApp(App[int]):
                 # (>100 ms pauses between key presses). Refcounting still frees them.
                 gc.freeze()
             self.sub_title = (
-                f"{len(self.model.nodes):,} nodes, {len(self.model.streams):,} live streams"
+                f"{plural(len(self.model.nodes), 'node')}, "
+                f"{plural(len(self.model.streams), 'live stream')}"
             )
 
     def flush_now(self) -> None:

@@ -140,3 +140,7 @@ def spark(values: Sequence[float], width: int) -> str:
         return _BARS[0 if high == 0 else 3] * len(tail)
     top = len(_BARS) - 1
     return "".join(_BARS[round((v - low) / span * top)] for v in tail)
+
+
+def plural(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
