@@ -151,7 +151,9 @@ class Room:
             return False
         if self._empty_since is None:
             self._empty_since = now
-        return now - self._empty_since >= LINGER_SECONDS
+        # Closed here, with no await before the hub sees it, so no one joins a dying room.
+        self.closed = now - self._empty_since >= LINGER_SECONDS
+        return self.closed
 
     def fan_out(self, events: list[dict[str, Any]], now: float) -> None:
         for event in events:
