@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from tui import format as fmt
 from tui.model import FleetModel
-from tui.records import EnrollmentToken, Load, Node, Stream
+from tui.records import EnrollmentToken, Load, Node, RecordError, Stream
 from tui.sse import ServerEvent
 from tui.target import TargetError, resolve_target
 from tui.updates import (
@@ -173,3 +173,57 @@ def test_formats_and_cells_sort_by_value() -> None:
     assert fmt.spark([0, 5, 10], 3) == "▁▅█"
     cells = [fmt.cell("10", 10), fmt.cell("9", 9), fmt.cell("-")]
     assert [c.label for c in sorted(cells)] == ["-", "9", "10"]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=10),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+fields = st.sampled_from(
+    [
+        "name",
+        "status",
+        "roles",
+        "load",
+        "capacity",
+        "encoders",
+        "turnup",
+        "prefixes",
+        "channel",
+        "stream_id",
+        "started_at",
+        "renditions",
+        "viewer_count",
+        "id",
+        "expires_at",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(fields, json_values, max_size=10))
+def test_records_parse_anything_or_refuse_with_record_error(data: dict[str, object]) -> None:
+    parsers = ((Node.parse, "name"), (Stream.parse, "channel"), (EnrollmentToken.parse, "id"))
+    for parse, identity in parsers:
+        given_identity = data.get(identity)
+        try:
+            record = parse(data)
+        except RecordError:
+            assert not (isinstance(given_identity, str) and given_identity)
+        else:
+            assert getattr(record, identity) == given_identity
+
+
+def test_run_without_a_target_prints_where_to_put_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tui.app import run
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GLASSCAST_CONTROL_PLANE_URL", raising=False)
+    monkeypatch.delenv("GLASSCAST_ADMIN_TOKEN", raising=False)
+    assert run(None, None) == 2
+    assert "--control-plane" in capsys.readouterr().err
