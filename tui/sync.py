@@ -38,6 +38,8 @@ from tui.updates import (
 POLL_INTERVAL = 5.0
 RETRY_INTERVAL = 2.0
 STREAM_REFRESH = 3.0
+# At most this many streams re-read per second when viewer counts move.
+STREAMS_PER_SECOND = 1000
 # A burst of events the TUI cannot place must not turn into a burst of full fetches.
 MIN_RESYNC_INTERVAL = 5.0
 
@@ -178,12 +180,13 @@ class LiveSync:
                 streams = await self._client.streams()
             except ControlPlaneError:
                 # The feed notices a lost control plane on its own; the next report retries.
-                pass
-            else:
-                self._model.replace_streams(streams)
-                if self._model.has_changes:
-                    self._on_changes()
-            await asyncio.sleep(self._stream_refresh)
+                await asyncio.sleep(self._stream_refresh)
+                continue
+            self._model.replace_streams(streams)
+            if self._model.has_changes:
+                self._on_changes()
+            # The list costs a page per hundred streams: a big fleet is asked less often.
+            await asyncio.sleep(max(self._stream_refresh, len(streams) / STREAMS_PER_SECOND))
 
     async def _snapshot(self, *, throttled: bool = False) -> None:
         if throttled:

@@ -203,7 +203,7 @@ fields = st.sampled_from(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(st.dictionaries(fields, json_values, max_size=10))
 def test_records_parse_anything_or_refuse_with_record_error(data: dict[str, object]) -> None:
     parsers = ((Node.parse, "name"), (Stream.parse, "channel"), (EnrollmentToken.parse, "id"))
