@@ -13,7 +13,7 @@ import pytest
 
 from control_plane.streams.publishing import TAKEOVER_GAP
 from shared.fleet import fleet_pb2
-from tests.control_plane.helpers import Running, enroll, report, running_control_plane
+from tests.control_plane.helpers import EnrolledNode, Running, enroll, report, running_control_plane
 from tests.control_plane.session_client import SessionClient
 from tests.control_plane.test_publish_grpc import carrying, cp_config, eventually, live, publish
 
@@ -37,8 +37,13 @@ def key(cp: Running) -> str:
 @pytest.fixture
 def sessions(cp: Running) -> Iterator[Callable[..., SessionClient]]:
     opened: list[SessionClient] = []
+
+    def open_session(node: EnrolledNode) -> SessionClient:
+        opened.append(SessionClient(node, cp.grpc_address))
+        return opened[-1]
+
     try:
-        yield lambda node: opened.append(SessionClient(node, cp.grpc_address)) or opened[-1]
+        yield open_session
     finally:
         for session in opened:
             session.close()

@@ -127,7 +127,7 @@ def test_full_edges_spill_to_shorter_prefixes_and_overload_is_last_resort() -> N
 def test_channel_affinity_concentrates_and_spills_in_rendezvous_order() -> None:
     edges = [node(f"e{i}", prefixes=("10.0.0.0/8",)) for i in range(8)]
     table = RoutingTable(edges, {})
-    picks = Counter()
+    picks: Counter[str] = Counter()
     for channel in (f"ch{i}" for i in range(400)):
         chosen = table.choose_edge("10.1.1.1", channel, {}, 0.8)
         assert chosen is not None
