@@ -34,6 +34,7 @@ from control_plane.fleet import grpc_server
 from control_plane.fleet import routes as fleet_routes
 from control_plane.services import Services, build_services
 from control_plane.streams import routes as stream_routes
+from control_plane.vods import routes as vod_routes
 from shared.config import CONTROL_PLANE_CONFIG_PATH, ControlPlaneConfig, load, resolve_path
 
 log = logging.getLogger("glasscast.control_plane")
@@ -51,6 +52,7 @@ DOMAIN_ROUTES: list[RouteBuilder] = [
     fleet_routes.build,
     ops.build,
     wiring.web_domain,
+    vod_routes.build,
 ]
 DOMAIN_PLUGINS: list[DomainBuilder] = [
     wiring.chat_domain,

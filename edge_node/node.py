@@ -32,6 +32,8 @@ from edge_node.ingest.recorder import FlvRecorder
 from edge_node.ingest.rtmp.server import IngestSink, serve_rtmp
 from edge_node.ingest.tee import TeeSink
 from edge_node.origin import OriginStreams
+from edge_node.record.fleet_calls import RecordingCalls
+from edge_node.record.service import NodeRecording
 from edge_node.sysstats import CpuMeter
 from shared import pki
 from shared.config import EdgeConfig
@@ -86,6 +88,15 @@ class Node:
         self.origin = (
             OriginStreams(config, config.state_dir / "media") if "ingest" in self.roles else None
         )
+        self.recording = NodeRecording(
+            config.state_dir / "vod",
+            RecordingCalls(identity),
+            lambda: self.http_url,
+            cache=self.cache,
+            signer=signer,
+            origin=self.origin,
+            live_root=config.state_dir / "media" / "live",
+        )
         self.sessions = ViewerSessions(
             TokenVerifier.from_pem(identity.enrollment.token_public_key),
             config.http.viewer_tokens,
@@ -96,6 +107,8 @@ class Node:
                 cache=self.cache,
                 upstream=self.upstream,
                 vod_root=config.state_dir / "vod",
+                vod_upstream=self.recording.vod_upstream,
+                vod_locations=self.recording.locator,
             ),
             self.sessions,
             node_verifier=NodeVerifier(ca),
@@ -127,6 +140,7 @@ class Node:
                 )
                 host, rtmp_port = listeners[0].socket.getsockname()[:2]
                 self.bound["rtmp"] = f"{host}:{rtmp_port}"
+            await nursery.start(self.recording.run)
             await nursery.start(self.session.run)
             log.info(
                 "node %s up: roles %s, %s",
@@ -225,3 +239,5 @@ class Node:
                 "live config changes are not applied by this version: %s",
                 dict(command.config.values),
             )
+        else:
+            await self.recording.handle(command)

@@ -15,7 +15,7 @@ This is the node's `IngestSink` (see `edge_node.ingest.rtmp.server`).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,6 +98,9 @@ class OriginStreams:
         self.continuations: dict[str, Continuation] = {}
         self._origins: dict[str, _Origin] = {}
         self._nursery: trio.Nursery | None = None
+        # Told (stream id, channel, packager finished) when a stream's pipeline has
+        # ended here, after the grace: the VOD recorder's hook.
+        self.on_ended: Callable[[str, str, trio.Event], None] | None = None
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
@@ -143,7 +146,9 @@ class OriginStreams:
         worker = TranscodeWorker(self._settings, encoder=self._encoder)
         origin = _Origin(grant, worker, source, rate_since=trio.current_time())
         self._origins[grant.stream_id] = origin
-        self._nursery.start_soon(self._run_pipeline, origin, source_receive, handle.send)
+        self._nursery.start_soon(
+            self._run_pipeline, origin, source_receive, handle.send, handle.done
+        )
         log.info(
             "%s: origin for channel %s (encoder %s)", grant.stream_id, grant.channel, self._encoder
         )
@@ -154,6 +159,7 @@ class OriginStreams:
         origin: _Origin,
         source: trio.MemoryReceiveChannel[SourceEvent],
         out: trio.MemorySendChannel[EncodedEvent],
+        packaged: trio.Event,
     ) -> None:
         try:
             await origin.worker.run(source, out)
@@ -161,6 +167,8 @@ class OriginStreams:
             self._origins.pop(origin.grant.stream_id, None)
             self.graces.pop(origin.grant.stream_id, None)
             log.info("%s: stream ended at this origin", origin.grant.stream_id)
+            if self.on_ended is not None:
+                self.on_ended(origin.grant.stream_id, origin.grant.channel, packaged)
 
     async def _relay(
         self, origin: _Origin, generation: int, receive: trio.MemoryReceiveChannel[SourceEvent]

@@ -9,12 +9,14 @@ from collections.abc import AsyncIterator
 
 import grpc
 
+from control_plane.errors import DomainError
 from control_plane.fleet.live import LiveFleet, NodeSession, StreamSnapshot
 from control_plane.fleet.report_check import ReportRefused
 from control_plane.fleet.service import FleetService, NodeRefused
 from control_plane.metrics import Metrics
 from control_plane.streams.catalog import StreamCatalog
 from control_plane.streams.publishing import PublishService
+from control_plane.vods.deps import Recording, attached
 from shared import pki
 from shared.fleet import fleet_pb2, fleet_pb2_grpc
 
@@ -136,3 +138,42 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
         name = await self._identify(context)
         self._publishing.stopped(name, request.stream_id, request.connection_id)
         return fleet_pb2.PublishStoppedResponse()
+
+    # ------------------------------------------------------------- recording
+
+    async def RecordVod(
+        self, request: fleet_pb2.RecordVodRequest, context: grpc.aio.ServicerContext
+    ) -> fleet_pb2.RecordVodResponse:
+        name = await self._identify(context)
+        recording = await self._recording(context)
+        try:
+            expires_at = recording.vods.record(name, request)
+        except DomainError as exc:
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, exc.detail)
+            raise AssertionError("abort returns only by raising") from None
+        return fleet_pb2.RecordVodResponse(expires_at=expires_at)
+
+    async def LocateVod(
+        self, request: fleet_pb2.LocateVodRequest, context: grpc.aio.ServicerContext
+    ) -> fleet_pb2.LocateVodResponse:
+        name = await self._identify(context)
+        recording = await self._recording(context)
+        return fleet_pb2.LocateVodResponse(http_urls=recording.vods.locate(request.vod_id, name))
+
+    async def ClipDone(
+        self, request: fleet_pb2.ClipDoneRequest, context: grpc.aio.ServicerContext
+    ) -> fleet_pb2.ClipDoneResponse:
+        name = await self._identify(context)
+        recording = await self._recording(context)
+        try:
+            recording.clips.done(name, request)
+        except DomainError as exc:
+            await context.abort(grpc.StatusCode.NOT_FOUND, exc.detail)
+        return fleet_pb2.ClipDoneResponse()
+
+    async def _recording(self, context: grpc.aio.ServicerContext) -> Recording:
+        recording = attached(self._fleet)
+        if recording is None:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "recording is not set up")
+            raise AssertionError("abort returns only by raising")
+        return recording

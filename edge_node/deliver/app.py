@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from edge_node.deliver import objects
 from edge_node.deliver.cache import SegmentCache
@@ -27,6 +27,14 @@ from edge_node.deliver.sessions import Forbidden, ViewerSessions, carry_query
 from edge_node.deliver.upstream import BLOCKING_PLAYLIST_TTL, PLAYLIST_TTL, Upstream
 
 _FORWARDED_QUERY = ("_HLS_msn", "_HLS_part", "_HLS_skip", "dvr")
+# Under /vod/: the live streams' stills (`edge_node.record.stills`), never pulled through.
+_LIVE_STILLS = "thumbs"
+
+
+class VodLocations(Protocol):
+    """Where a VOD not on this node's disk lives (`edge_node.record.locate`)."""
+
+    async def bases(self, vod_id: str) -> tuple[str, ...]: ...
 
 
 @dataclass
@@ -37,6 +45,10 @@ class DeliverySources:
     cache: SegmentCache | None = None
     upstream: Upstream | None = None
     vod_root: Path | None = None
+    # A VOD not under `vod_root` is pulled through `vod_upstream` from where
+    # `vod_locations` says it lives (the upstream's table is the locator's).
+    vod_upstream: Upstream | None = None
+    vod_locations: VodLocations | None = None
 
 
 class DeliveryApp:
@@ -90,7 +102,7 @@ class DeliveryApp:
             return self._count("playlist", objects.error(403, str(exc)), "local")
         if route.kind is RouteKind.FILE:
             return await self._file(request, route)
-        return self._vod(request, route)
+        return await self._vod(request, route)
 
     def _node_request(self, request: Request) -> bool | None:
         """True for a verified node, False for a viewer, None for a bad assertion."""
@@ -226,14 +238,38 @@ class DeliveryApp:
         await fill.head()
         return self._count(kind, _from_fill(fill, route.name), "miss")
 
-    def _vod(self, request: Request, route: Route) -> Response:
+    async def _vod(self, request: Request, route: Route) -> Response:
         root = self.sources.vod_root
         if root is None or not is_name(route.stream_id):
             return self._count("other", objects.error(404), "local")
         path = root.joinpath(route.stream_id, *route.parts)
-        return self._count(
-            object_kind(route.parts[-1]), _serve_path(request, path.name, path), "local"
-        )
+        kind = object_kind(route.parts[-1])
+        upstream, locations = self.sources.vod_upstream, self.sources.vod_locations
+        if upstream is None or locations is None or path.is_file():
+            # Live stills are replaced every few seconds; everything else under /vod is not.
+            lifetime = objects.PLAYLIST_MAX_AGE if route.stream_id == _LIVE_STILLS else None
+            response = _serve_path(request, path.name, path, cache_control=lifetime)
+            return self._count(kind, response, "local")
+        if not await locations.bases(route.stream_id):
+            return self._count(kind, objects.error(404, "unknown VOD"), "local")
+        # VOD objects never change: cached like segments, under their own key space.
+        key = "/".join(("vod", route.stream_id, *route.parts))
+        cache = self.sources.cache
+        hit = cache.open(key) if cache is not None else None
+        if hit is not None:
+            response = objects.stored_object(
+                request,
+                path.name,
+                size=hit.size,
+                etag=hit.etag,
+                fd=hit.fd,
+                data=hit.data,
+                release=hit.release,
+            )
+            return self._count(kind, response, "hit")
+        fill = upstream.fetch(route.stream_id, "/" + key, cache_key=key)
+        await fill.head()
+        return self._count(kind, _from_fill(fill, path.name), "miss")
 
 
 def _int_param(route: Route, key: str) -> int | None:
@@ -272,7 +308,9 @@ def _from_fill(fill: Fill, name: str) -> Response:
     return Response(200, headers, fill.reader())
 
 
-def _serve_path(request: Request, name: str, path: Path | None) -> Response:
+def _serve_path(
+    request: Request, name: str, path: Path | None, *, cache_control: bytes | None = None
+) -> Response:
     if path is None:
         return objects.error(404)
     try:
@@ -291,4 +329,5 @@ def _serve_path(request: Request, name: str, path: Path | None) -> Response:
         etag=objects.etag_of(st.st_size, st.st_mtime_ns),
         fd=fd,
         release=lambda: os.close(fd),
+        cache_control=cache_control or objects.IMMUTABLE,
     )

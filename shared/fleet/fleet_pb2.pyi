@@ -138,20 +138,26 @@ class Upstream(_message.Message):
     def __init__(self, stream_id: _Optional[str] = ..., channel: _Optional[str] = ..., origin_node: _Optional[str] = ..., origin_http_url: _Optional[str] = ..., shield_node: _Optional[str] = ..., shield_http_url: _Optional[str] = ...) -> None: ...
 
 class Command(_message.Message):
-    __slots__ = ("ack", "drain", "undrain", "config", "upstreams", "end_stream")
+    __slots__ = ("ack", "drain", "undrain", "config", "upstreams", "end_stream", "replicate_vod", "vod_retention", "cut_clip")
     ACK_FIELD_NUMBER: _ClassVar[int]
     DRAIN_FIELD_NUMBER: _ClassVar[int]
     UNDRAIN_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
     UPSTREAMS_FIELD_NUMBER: _ClassVar[int]
     END_STREAM_FIELD_NUMBER: _ClassVar[int]
+    REPLICATE_VOD_FIELD_NUMBER: _ClassVar[int]
+    VOD_RETENTION_FIELD_NUMBER: _ClassVar[int]
+    CUT_CLIP_FIELD_NUMBER: _ClassVar[int]
     ack: ReportAck
     drain: Drain
     undrain: Undrain
     config: ConfigChange
     upstreams: UpstreamUpdate
     end_stream: EndStream
-    def __init__(self, ack: _Optional[_Union[ReportAck, _Mapping]] = ..., drain: _Optional[_Union[Drain, _Mapping]] = ..., undrain: _Optional[_Union[Undrain, _Mapping]] = ..., config: _Optional[_Union[ConfigChange, _Mapping]] = ..., upstreams: _Optional[_Union[UpstreamUpdate, _Mapping]] = ..., end_stream: _Optional[_Union[EndStream, _Mapping]] = ...) -> None: ...
+    replicate_vod: ReplicateVod
+    vod_retention: VodRetention
+    cut_clip: CutClip
+    def __init__(self, ack: _Optional[_Union[ReportAck, _Mapping]] = ..., drain: _Optional[_Union[Drain, _Mapping]] = ..., undrain: _Optional[_Union[Undrain, _Mapping]] = ..., config: _Optional[_Union[ConfigChange, _Mapping]] = ..., upstreams: _Optional[_Union[UpstreamUpdate, _Mapping]] = ..., end_stream: _Optional[_Union[EndStream, _Mapping]] = ..., replicate_vod: _Optional[_Union[ReplicateVod, _Mapping]] = ..., vod_retention: _Optional[_Union[VodRetention, _Mapping]] = ..., cut_clip: _Optional[_Union[CutClip, _Mapping]] = ...) -> None: ...
 
 class ReportAck(_message.Message):
     __slots__ = ("seq", "status")
@@ -255,5 +261,105 @@ class PublishStoppedRequest(_message.Message):
     def __init__(self, stream_id: _Optional[str] = ..., connection_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class PublishStoppedResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class VodRendition(_message.Message):
+    __slots__ = ("name", "width", "height", "bandwidth")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    BANDWIDTH_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    width: int
+    height: int
+    bandwidth: int
+    def __init__(self, name: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., bandwidth: _Optional[int] = ...) -> None: ...
+
+class RecordVodRequest(_message.Message):
+    __slots__ = ("vod_id", "stream_id", "channel", "duration_seconds", "size_bytes", "renditions", "ended_at", "mp4", "thumbnail", "replica")
+    VOD_ID_FIELD_NUMBER: _ClassVar[int]
+    STREAM_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    DURATION_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    RENDITIONS_FIELD_NUMBER: _ClassVar[int]
+    ENDED_AT_FIELD_NUMBER: _ClassVar[int]
+    MP4_FIELD_NUMBER: _ClassVar[int]
+    THUMBNAIL_FIELD_NUMBER: _ClassVar[int]
+    REPLICA_FIELD_NUMBER: _ClassVar[int]
+    vod_id: str
+    stream_id: str
+    channel: str
+    duration_seconds: float
+    size_bytes: int
+    renditions: _containers.RepeatedCompositeFieldContainer[VodRendition]
+    ended_at: float
+    mp4: str
+    thumbnail: str
+    replica: bool
+    def __init__(self, vod_id: _Optional[str] = ..., stream_id: _Optional[str] = ..., channel: _Optional[str] = ..., duration_seconds: _Optional[float] = ..., size_bytes: _Optional[int] = ..., renditions: _Optional[_Iterable[_Union[VodRendition, _Mapping]]] = ..., ended_at: _Optional[float] = ..., mp4: _Optional[str] = ..., thumbnail: _Optional[str] = ..., replica: _Optional[bool] = ...) -> None: ...
+
+class RecordVodResponse(_message.Message):
+    __slots__ = ("expires_at",)
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    expires_at: float
+    def __init__(self, expires_at: _Optional[float] = ...) -> None: ...
+
+class LocateVodRequest(_message.Message):
+    __slots__ = ("vod_id",)
+    VOD_ID_FIELD_NUMBER: _ClassVar[int]
+    vod_id: str
+    def __init__(self, vod_id: _Optional[str] = ...) -> None: ...
+
+class LocateVodResponse(_message.Message):
+    __slots__ = ("http_urls",)
+    HTTP_URLS_FIELD_NUMBER: _ClassVar[int]
+    http_urls: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, http_urls: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ReplicateVod(_message.Message):
+    __slots__ = ("vod_id", "source_http_url")
+    VOD_ID_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_HTTP_URL_FIELD_NUMBER: _ClassVar[int]
+    vod_id: str
+    source_http_url: str
+    def __init__(self, vod_id: _Optional[str] = ..., source_http_url: _Optional[str] = ...) -> None: ...
+
+class VodRetention(_message.Message):
+    __slots__ = ("vod_id", "expires_at")
+    VOD_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    vod_id: str
+    expires_at: float
+    def __init__(self, vod_id: _Optional[str] = ..., expires_at: _Optional[float] = ...) -> None: ...
+
+class CutClip(_message.Message):
+    __slots__ = ("clip_id", "stream_id", "offset_seconds", "duration_seconds")
+    CLIP_ID_FIELD_NUMBER: _ClassVar[int]
+    STREAM_ID_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    DURATION_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    clip_id: str
+    stream_id: str
+    offset_seconds: float
+    duration_seconds: float
+    def __init__(self, clip_id: _Optional[str] = ..., stream_id: _Optional[str] = ..., offset_seconds: _Optional[float] = ..., duration_seconds: _Optional[float] = ...) -> None: ...
+
+class ClipDoneRequest(_message.Message):
+    __slots__ = ("clip_id", "ok", "error", "duration_seconds", "size_bytes")
+    CLIP_ID_FIELD_NUMBER: _ClassVar[int]
+    OK_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    DURATION_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    clip_id: str
+    ok: bool
+    error: str
+    duration_seconds: float
+    size_bytes: int
+    def __init__(self, clip_id: _Optional[str] = ..., ok: _Optional[bool] = ..., error: _Optional[str] = ..., duration_seconds: _Optional[float] = ..., size_bytes: _Optional[int] = ...) -> None: ...
+
+class ClipDoneResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

@@ -49,6 +49,21 @@ class FleetStub:
                 request_serializer=shared_dot_fleet_dot_fleet__pb2.PublishStoppedRequest.SerializeToString,
                 response_deserializer=shared_dot_fleet_dot_fleet__pb2.PublishStoppedResponse.FromString,
                 _registered_method=True)
+        self.RecordVod = channel.unary_unary(
+                '/glasscast.fleet.v1.Fleet/RecordVod',
+                request_serializer=shared_dot_fleet_dot_fleet__pb2.RecordVodRequest.SerializeToString,
+                response_deserializer=shared_dot_fleet_dot_fleet__pb2.RecordVodResponse.FromString,
+                _registered_method=True)
+        self.LocateVod = channel.unary_unary(
+                '/glasscast.fleet.v1.Fleet/LocateVod',
+                request_serializer=shared_dot_fleet_dot_fleet__pb2.LocateVodRequest.SerializeToString,
+                response_deserializer=shared_dot_fleet_dot_fleet__pb2.LocateVodResponse.FromString,
+                _registered_method=True)
+        self.ClipDone = channel.unary_unary(
+                '/glasscast.fleet.v1.Fleet/ClipDone',
+                request_serializer=shared_dot_fleet_dot_fleet__pb2.ClipDoneRequest.SerializeToString,
+                response_deserializer=shared_dot_fleet_dot_fleet__pb2.ClipDoneResponse.FromString,
+                _registered_method=True)
 
 
 class FleetServicer:
@@ -76,6 +91,28 @@ class FleetServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordVod(self, request, context):
+        """Told by a node that holds a complete copy of a VOD (the origin that made it,
+        or a shield that replicated it). Idempotent: a repeat changes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def LocateVod(self, request, context):
+        """Asked by a node serving /vod/<id>/ that does not hold the VOD: where it lives.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ClipDone(self, request, context):
+        """Told by the origin when a clip it was asked to cut (CutClip) is ready or failed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FleetServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -93,6 +130,21 @@ def add_FleetServicer_to_server(servicer, server):
                     servicer.PublishStopped,
                     request_deserializer=shared_dot_fleet_dot_fleet__pb2.PublishStoppedRequest.FromString,
                     response_serializer=shared_dot_fleet_dot_fleet__pb2.PublishStoppedResponse.SerializeToString,
+            ),
+            'RecordVod': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordVod,
+                    request_deserializer=shared_dot_fleet_dot_fleet__pb2.RecordVodRequest.FromString,
+                    response_serializer=shared_dot_fleet_dot_fleet__pb2.RecordVodResponse.SerializeToString,
+            ),
+            'LocateVod': grpc.unary_unary_rpc_method_handler(
+                    servicer.LocateVod,
+                    request_deserializer=shared_dot_fleet_dot_fleet__pb2.LocateVodRequest.FromString,
+                    response_serializer=shared_dot_fleet_dot_fleet__pb2.LocateVodResponse.SerializeToString,
+            ),
+            'ClipDone': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClipDone,
+                    request_deserializer=shared_dot_fleet_dot_fleet__pb2.ClipDoneRequest.FromString,
+                    response_serializer=shared_dot_fleet_dot_fleet__pb2.ClipDoneResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -176,6 +228,87 @@ class Fleet:
             '/glasscast.fleet.v1.Fleet/PublishStopped',
             shared_dot_fleet_dot_fleet__pb2.PublishStoppedRequest.SerializeToString,
             shared_dot_fleet_dot_fleet__pb2.PublishStoppedResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordVod(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/glasscast.fleet.v1.Fleet/RecordVod',
+            shared_dot_fleet_dot_fleet__pb2.RecordVodRequest.SerializeToString,
+            shared_dot_fleet_dot_fleet__pb2.RecordVodResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LocateVod(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/glasscast.fleet.v1.Fleet/LocateVod',
+            shared_dot_fleet_dot_fleet__pb2.LocateVodRequest.SerializeToString,
+            shared_dot_fleet_dot_fleet__pb2.LocateVodResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClipDone(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/glasscast.fleet.v1.Fleet/ClipDone',
+            shared_dot_fleet_dot_fleet__pb2.ClipDoneRequest.SerializeToString,
+            shared_dot_fleet_dot_fleet__pb2.ClipDoneResponse.FromString,
             options,
             channel_credentials,
             insecure,

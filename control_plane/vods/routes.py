@@ -1,0 +1,143 @@
+"""HTTP routes for VODs, their copies and retention, chat replay, and clips.
+
+GET    /api/v1/vods?channel=                   VODs, newest first
+GET    /api/v1/vods/{id}                       one VOD: duration, renditions, paths,
+                                               size, storage tier, locations
+GET    /api/v1/vods/{id}/chat?after=&limit=    chat replay (offsets from the start)
+DELETE /api/v1/vods/{id}                       operator: delete everywhere
+POST   /api/v1/vods/{id}/locations {"node"}    operator: copy it to that node
+DELETE /api/v1/vods/{id}/locations/{node}      operator: drop that node's copy
+GET    /api/v1/vod-retention/{channel}         days a channel's VODs are kept
+PUT    /api/v1/vod-retention/{channel} {"days"}
+POST   /api/v1/clips                           202 {"id", "status": "processing"}
+GET    /api/v1/clips/{id}
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from litestar import Controller, Request, Router, delete, get, post, put
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.types import ControllerRouterHandler
+
+from control_plane import auth, clients
+from control_plane.services import Services
+from control_plane.vods.deps import Recording, attach
+from control_plane.vods.schemas import ClipCreate, LocationAdd, RetentionSet
+
+RecordingDep = NamedDependency[Recording]
+
+
+class VodController(Controller):
+    path = "/api/v1/vods"
+    tags = ["vods"]
+
+    @get("/")
+    async def list_vods(
+        self, recording: RecordingDep, channel: FromQuery[str | None] = None
+    ) -> list[dict[str, Any]]:
+        return recording.vods.listing(channel)
+
+    @get("/{vod_id:str}")
+    async def get_vod(self, vod_id: FromPath[str], recording: RecordingDep) -> dict[str, Any]:
+        return recording.vods.describe(vod_id)
+
+    @get("/{vod_id:str}/chat")
+    async def chat(
+        self,
+        vod_id: FromPath[str],
+        recording: RecordingDep,
+        after: FromQuery[float] = -1.0,
+        limit: FromQuery[int] = 500,
+    ) -> dict[str, Any]:
+        messages = recording.vods.chat(vod_id, after, max(1, min(limit, 1000)))
+        return {"vod_id": vod_id, "messages": messages}
+
+    @delete("/{vod_id:str}", guards=[auth.admin_guard], status_code=204)
+    async def delete_vod(self, vod_id: FromPath[str], recording: RecordingDep) -> None:
+        recording.vods.delete(vod_id)
+
+    @post("/{vod_id:str}/locations", guards=[auth.admin_guard], status_code=202)
+    async def add_location(
+        self, vod_id: FromPath[str], data: JSONBody[LocationAdd], recording: RecordingDep
+    ) -> dict[str, Any]:
+        sent = recording.vods.add_location(vod_id, data.node)
+        return {"vod_id": vod_id, "node": data.node, "copy_requested": sent}
+
+    @delete("/{vod_id:str}/locations/{node:str}", guards=[auth.admin_guard], status_code=204)
+    async def remove_location(
+        self, vod_id: FromPath[str], node: FromPath[str], recording: RecordingDep
+    ) -> None:
+        recording.vods.remove_location(vod_id, node)
+
+
+class RetentionController(Controller):
+    path = "/api/v1/vod-retention"
+    tags = ["vods"]
+
+    @get("/{channel:str}")
+    async def get_retention(
+        self, channel: FromPath[str], recording: RecordingDep
+    ) -> dict[str, Any]:
+        return {"channel": channel, "days": recording.vods.retention_days(channel)}
+
+    @put("/{channel:str}", guards=[auth.admin_guard])
+    async def set_retention(
+        self, channel: FromPath[str], data: JSONBody[RetentionSet], recording: RecordingDep
+    ) -> dict[str, Any]:
+        moved = recording.vods.set_retention(channel, data.days)
+        return {"channel": channel, "days": data.days, "vods_updated": moved}
+
+
+class ClipController(Controller):
+    path = "/api/v1/clips"
+    tags = ["clips"]
+
+    @post("/", status_code=202)
+    async def create(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[ClipCreate],
+        recording: RecordingDep,
+        proxies: NamedDependency[clients.TrustedProxies],
+    ) -> dict[str, Any]:
+        return recording.clips.create(
+            _requester(request, proxies),
+            channel=data.channel,
+            stream_id=data.stream_id,
+            duration=data.duration_seconds,
+            offset=data.offset_seconds,
+        )
+
+    @get("/{clip_id:str}")
+    async def get_clip(self, clip_id: FromPath[str], recording: RecordingDep) -> dict[str, Any]:
+        return recording.clips.describe(clip_id)
+
+
+def _requester(request: Request[Any, Any, Any], proxies: clients.TrustedProxies) -> str:
+    """Who the per-user clip limit counts: the bearer token if any, else the address."""
+    token = auth.bearer_token(request)
+    if token is not None:
+        who = "token:" + token
+    else:
+        peer = request.client.host if request.client else ""
+        who = "addr:" + proxies.client_address(peer, request.headers.get("x-forwarded-for"))
+    return hashlib.sha256(who.encode()).hexdigest()[:32]
+
+
+def build(services: Services) -> list[ControllerRouterHandler]:
+    recording = attach(services)
+    proxies = clients.TrustedProxies.parse(services.config.http.trusted_proxies)
+    return [
+        Router(
+            path="/",
+            route_handlers=[VodController, RetentionController, ClipController],
+            dependencies={
+                "recording": Provide(lambda: recording, sync_to_thread=False, use_cache=True),
+                "proxies": Provide(lambda: proxies, sync_to_thread=False, use_cache=True),
+            },
+        )
+    ]

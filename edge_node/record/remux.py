@@ -1,0 +1,132 @@
+"""fMP4 segments -> one progressive MP4 (faststart), remuxed by PyAV, never re-encoded.
+
+Blocking: the recorder and the clip cutter run these in worker threads.
+
+Segments are read as one stream per run of segments that share an init and have no
+discontinuity between them (`ChainedFile` chains the files without copying them);
+each run's timestamps are moved so that it starts where the previous one ended, so
+a broadcaster's reconnect leaves no gap or overlap in the download.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+
+from edge_node.record.manifest import VodRendition, VodSegment
+
+
+class ChainedFile(io.RawIOBase):
+    """Read-only, seekable view of several files one after another."""
+
+    def __init__(self, paths: Sequence[Path]) -> None:
+        self._paths = list(paths)
+        self._sizes = [p.stat().st_size for p in self._paths]
+        self._starts = [sum(self._sizes[:i]) for i in range(len(self._sizes))]
+        self._size = sum(self._sizes)
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        filled = 0
+        while filled < len(view) and self._pos < self._size:
+            index = max(i for i, start in enumerate(self._starts) if start <= self._pos)
+            offset = self._pos - self._starts[index]
+            with open(self._paths[index], "rb") as f:
+                f.seek(offset)
+                got = f.readinto(view[filled : filled + self._sizes[index] - offset])
+            if not got:
+                break
+            filled += got
+            self._pos += got
+        return filled
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """Segments read as one input: one init, no discontinuity inside."""
+
+    init: str
+    segments: tuple[VodSegment, ...]
+
+    @property
+    def duration(self) -> float:
+        return sum(s.duration for s in self.segments)
+
+
+def runs(segments: Sequence[VodSegment]) -> list[Run]:
+    out: list[Run] = []
+    for seg in segments:
+        if out and seg.init == out[-1].init and not seg.discontinuity:
+            out[-1] = Run(seg.init, (*out[-1].segments, seg))
+        else:
+            out.append(Run(seg.init, (seg,)))
+    return out
+
+
+def run_files(directory: Path, run: Run) -> list[Path]:
+    return [directory / run.init, *(directory / f"{s.msn}.m4s" for s in run.segments)]
+
+
+def remux_rendition(directory: Path, rendition: VodRendition, out: Path) -> None:
+    """Write `out` (atomically) from the rendition's segments under `directory`."""
+    remux_runs(directory, runs(rendition.segments), out)
+
+
+def remux_runs(directory: Path, parts: Sequence[Run], out: Path) -> None:
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        with av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"}) as sink:
+            _copy_runs(directory, parts, sink)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _copy_runs(directory: Path, parts: Sequence[Run], sink: Any) -> None:
+    outputs: dict[str, Any] = {}  # by stream type: video, audio
+    start = Fraction(0)  # where the next run begins in the output, seconds
+    for part in parts:
+        raw = ChainedFile(run_files(directory, part))
+        with raw, av.open(raw, "r", format="mp4") as source:
+            for stream in source.streams:
+                if stream.type in ("video", "audio") and stream.type not in outputs:
+                    outputs[stream.type] = sink.add_stream_from_template(stream)
+            _copy_packets(source, sink, outputs, start)
+        start += Fraction(part.duration).limit_denominator(90_000)
+
+
+def _copy_packets(source: Any, sink: Any, outputs: dict[str, Any], start: Fraction) -> None:
+    first: dict[int, int] = {}
+    streams = [s for s in source.streams if s.type in outputs]
+    for packet in source.demux(streams):
+        stream = packet.stream
+        if packet.dts is None:
+            continue
+        base = first.setdefault(stream.index, packet.dts)
+        shift = int(start / stream.time_base) - base
+        packet.dts += shift
+        packet.pts = (packet.pts if packet.pts is not None else packet.dts - shift) + shift
+        packet.stream = outputs[stream.type]
+        sink.mux(packet)

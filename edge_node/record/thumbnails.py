@@ -1,0 +1,177 @@
+"""Thumbnails from keyframes: a poster, sprite sheets with a WebVTT track, live stills.
+
+Blocking (PyAV); run in worker threads. Only keyframes are decoded, one per
+`INTERVAL` seconds of media, so a VOD hour costs 360 decoded frames. Sprite sheets
+are made by FFmpeg's own `scale` and `tile` filters and encoded as JPEG (mjpeg).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+
+from edge_node.package.files import write_atomic
+from edge_node.record.manifest import VodManifest, VodRendition
+from edge_node.record.remux import ChainedFile, run_files, runs
+
+INTERVAL = 10.0
+POSTER = "thumbnail.jpg"
+SPRITE_TRACK = "thumbnails.vtt"
+TILE_WIDTH, TILE_HEIGHT = 160, 90
+COLUMNS, ROWS = 10, 10
+POSTER_WIDTH = 640
+
+
+def keyframes(directory: Path, rendition: VodRendition, every: float = INTERVAL) -> Iterator[Any]:
+    """The first keyframe at or after each multiple of `every` seconds, decoded."""
+    start = 0.0
+    mark = 0.0
+    for part in runs(rendition.segments):
+        with ChainedFile(run_files(directory, part)) as raw, av.open(raw, "r", format="mp4") as src:
+            if not src.streams.video:
+                return
+            stream = src.streams.video[0]
+            first: int | None = None
+            for packet in src.demux(stream):
+                if packet.pts is None or not packet.is_keyframe:
+                    continue
+                first = packet.pts if first is None else first
+                at = start + float((packet.pts - first) * (stream.time_base or 0))
+                if at + 1e-3 < mark:
+                    continue
+                frame = _decode_alone(stream.codec_context, packet)
+                if frame is not None:
+                    yield frame
+                    mark = (math.floor(at / every + 1e-6) + 1) * every
+        start += part.duration
+
+
+def _decode_alone(decoder: Any, packet: Any) -> Any:
+    """Decode one keyframe by itself: drain the decoder's delay, then reset it."""
+    try:
+        frames = [*decoder.decode(packet), *decoder.decode(None)]
+    except av.FFmpegError:
+        frames = []
+    decoder.flush_buffers()
+    return frames[0] if frames else None
+
+
+def jpeg(frame: Any, width: int) -> bytes:
+    height = max(2, round(frame.height * width / frame.width / 2) * 2)
+    small = frame.reformat(width=width, height=height, format="yuvj420p")
+    return _encode_jpeg([small], width, height)[0]
+
+
+def _encode_jpeg(frames: Sequence[Any], width: int, height: int) -> list[bytes]:
+    encoder = av.CodecContext.create("mjpeg", "w")
+    encoder.width, encoder.height, encoder.pix_fmt = width, height, "yuvj420p"
+    encoder.time_base = Fraction(1, 25)
+    out: list[bytes] = []
+    for frame in frames:
+        frame.pts = None
+        out.extend(bytes(p) for p in encoder.encode(frame))
+    out.extend(bytes(p) for p in encoder.encode(None))
+    return out
+
+
+def tile_frame(frame: Any) -> Any:
+    """A keyframe shrunk to a sprite tile (only tiles are kept: an hour is 360 of them)."""
+    return frame.reformat(width=TILE_WIDTH, height=TILE_HEIGHT, format="yuvj420p")
+
+
+def sprite_sheets(frames: Sequence[Any]) -> list[bytes]:
+    """JPEG sheets of COLUMNS x ROWS tiles (see `tile_frame`), in order."""
+    sheets: list[bytes] = []
+    per_sheet = COLUMNS * ROWS
+    for first in range(0, len(frames), per_sheet):
+        batch = frames[first : first + per_sheet]
+        canvas = _tile(batch)
+        sheets.append(_encode_jpeg([canvas], canvas.width, canvas.height)[0])
+    return sheets
+
+
+def _tile(frames: Sequence[Any]) -> Any:
+    graph = av.filter.Graph()
+    source = graph.add_buffer(
+        width=TILE_WIDTH,
+        height=TILE_HEIGHT,
+        format=av.VideoFormat("yuvj420p"),
+        time_base=Fraction(1, 1),
+    )
+    rows = (len(frames) + COLUMNS - 1) // COLUMNS
+    tile = graph.add("tile", f"{COLUMNS}x{rows}")
+    fmt = graph.add("format", "yuvj420p")
+    sink = graph.add("buffersink")
+    source.link_to(tile)
+    tile.link_to(fmt)
+    fmt.link_to(sink)
+    graph.configure()
+    for index, frame in enumerate(frames):
+        frame.pts = index
+        graph.push(frame)
+    graph.push(None)
+    return graph.pull()
+
+
+def vtt_track(
+    count: int, duration: float, sheet_names: Sequence[str], every: float = INTERVAL
+) -> str:
+    """The WebVTT thumbnails track: one cue per tile, `sheet.jpg#xywh=x,y,w,h`."""
+    lines = ["WEBVTT", ""]
+    per_sheet = COLUMNS * ROWS
+    for index in range(count):
+        start = index * every
+        end = max(duration, start + 0.001) if index == count - 1 else start + every
+        cell = index % per_sheet
+        x, y = (cell % COLUMNS) * TILE_WIDTH, (cell // COLUMNS) * TILE_HEIGHT
+        lines += [
+            f"{_clock(start)} --> {_clock(end)}",
+            f"{sheet_names[index // per_sheet]}#xywh={x},{y},{TILE_WIDTH},{TILE_HEIGHT}",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def _clock(seconds: float) -> str:
+    millis = round(seconds * 1000)
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    return f"{hours:02d}:{minutes:02d}:{rest // 1000:02d}.{rest % 1000:03d}"
+
+
+def write_thumbnails(directory: Path, manifest: VodManifest) -> None:
+    """Poster, sprite sheets and the WebVTT track of a VOD being built in `directory`."""
+    top = manifest.top()
+    if top is None:
+        return
+    frames = []
+    for index, frame in enumerate(keyframes(directory / top.name, top)):
+        if index <= 1:  # the second still (10 s in) says more than a fade-in
+            write_atomic(directory / POSTER, jpeg(frame, POSTER_WIDTH))
+        frames.append(tile_frame(frame))
+    if not frames:
+        return
+    names = []
+    for index, sheet in enumerate(sprite_sheets(frames)):
+        names.append(f"sprites-{index}.jpg")
+        write_atomic(directory / names[-1], sheet)
+    track = vtt_track(len(frames), top.duration, names)
+    write_atomic(directory / SPRITE_TRACK, track.encode())
+
+
+def live_still(init: Path, segment: Path, out: Path) -> bool:
+    """A poster from the first (key)frame of a live segment; False if it has none."""
+    with ChainedFile([init, segment]) as raw, av.open(raw, "r", format="mp4") as src:
+        if not src.streams.video:
+            return False
+        stream = src.streams.video[0]
+        for packet in src.demux(stream):
+            if packet.is_keyframe and (frame := _decode_alone(stream.codec_context, packet)):
+                write_atomic(out, jpeg(frame, POSTER_WIDTH))
+                return True
+    return False
