@@ -69,7 +69,9 @@ def choose_h264(choice: str, statuses: tuple[EncoderStatus, ...]) -> str:
     )
 
 
-def video_encoder_options(name: str, plan: RenditionPlan, *, preset: str) -> dict[str, str]:
+def video_encoder_options(
+    name: str, plan: RenditionPlan, *, preset: str, threads: int = 1
+) -> dict[str, str]:
     """AVOptions for a live rendition: no B-frames, closed GOP, CBR-like rate control."""
     gop = str(max(1, round(plan.fps * _GOP_SEGMENTS * 2)))
     common = {
@@ -89,14 +91,16 @@ def video_encoder_options(name: str, plan: RenditionPlan, *, preset: str) -> dic
             "level": f"{plan.level // 10}.{plan.level % 10}",
             "sc_threshold": "0",
             "x264-params": "open-gop=0:scenecut=0:nal-hrd=none",
-            # Renditions already run in parallel; x264's own slice threads on top of
-            # that only add sync overhead on a small box.
-            "threads": "1",
+            # Renditions already run in parallel; slice threads (zerolatency's kind:
+            # no added delay) only where one rendition would be the critical path.
+            "threads": str(threads),
         }
     raise EncoderUnavailable(f"no live settings for encoder {name!r}")
 
 
-def open_video_encoder(name: str, plan: RenditionPlan, *, preset: str) -> av.VideoCodecContext:
+def open_video_encoder(
+    name: str, plan: RenditionPlan, *, preset: str, threads: int = 1
+) -> av.VideoCodecContext:
     """An opened encoder for `plan`, time base 1/90000, frames in yuv420p."""
     ctx = cast(av.VideoCodecContext, av.codec.CodecContext.create(name, "w"))
     ctx.width = plan.width
@@ -105,7 +109,7 @@ def open_video_encoder(name: str, plan: RenditionPlan, *, preset: str) -> av.Vid
     ctx.time_base = VIDEO_TIMEBASE
     ctx.framerate = Fraction(plan.fps).limit_denominator(1001)
     ctx.bit_rate = plan.video_bitrate
-    ctx.options = video_encoder_options(name, plan, preset=preset)
+    ctx.options = video_encoder_options(name, plan, preset=preset, threads=threads)
     # Global headers put SPS/PPS in extradata, where the avcC for the init segment comes from.
     ctx.flags |= av.codec.context.Flags.global_header
     if name == "libx264":
@@ -115,18 +119,19 @@ def open_video_encoder(name: str, plan: RenditionPlan, *, preset: str) -> av.Vid
 
 
 def open_live_encoder(
-    name: str, plan: RenditionPlan, settings: TranscodeSection
+    name: str, plan: RenditionPlan, settings: TranscodeSection, *, threads: int = 1
 ) -> tuple[str, av.VideoCodecContext]:
     """Open `name` for `plan`; if NVENC refuses (e.g. the GPU's sessions are all in use),
     this rendition falls back to libx264 rather than going dark. Returns the one used."""
     preset = settings.nvenc_preset if name == "h264_nvenc" else settings.x264_preset
     try:
-        return name, open_video_encoder(name, plan, preset=preset)
+        return name, open_video_encoder(name, plan, preset=preset, threads=threads)
     except av.FFmpegError as exc:
         if name == "libx264":
             raise
         log.warning("%s refused rendition %s (%s); using libx264 for it", name, plan.name, exc)
-        return "libx264", open_video_encoder("libx264", plan, preset=settings.x264_preset)
+        x264 = settings.x264_preset
+        return "libx264", open_video_encoder("libx264", plan, preset=x264, threads=threads)
 
 
 def _probe(name: str) -> EncoderStatus:
