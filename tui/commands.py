@@ -1,8 +1,8 @@
 """The command palette (ctrl+p): every operator action by name.
 
-Node actions are offered for the node in view (selected row or detail screen)
-and, when the query names a node ("drain edge-west"), for the matching nodes, so
-nothing needs a key binding to be reachable.
+Node actions and ending a stream are offered for the row in view (selected row or
+detail screen) and, when the query names one ("drain edge-west", "end stream
+demo"), for the matching ones, so nothing needs a key binding to be reachable.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ NODE_ACTIONS = (
     ("undrain", "Undrain node", "put a drained node back in service"),
     ("revoke", "Revoke node", "refuse its certificate from now on"),
 )
-# Matching every node for every query would cost a fuzzy match per node per
-# keystroke; past this many the palette offers only the node in view.
-MAX_NODES_MATCHED = 2000
+# Matching every node (stream) for every query costs a fuzzy match per row per
+# keystroke; past this many the palette offers only the one in view.
+MAX_NAMED = 2000
 
 Command = tuple[str, str, Callable[[], object]]
 
@@ -85,13 +85,25 @@ class GlasscastCommands(Provider):
             score = matcher.match(name)
             if score > 0:
                 yield Hit(score, matcher.highlight(name), callback, help=help_text)
-        nodes = self.glasscast.model.nodes
-        if len(nodes) > MAX_NODES_MATCHED:
-            return
-        for node_name in nodes:
-            for action, label, help_text in NODE_ACTIONS:
-                text = f"{label} {node_name}"
+        app = self.glasscast
+        # The rows in view were offered above already.
+        node_in_view, stream_in_view = self._node_in_view(), self._stream_in_view()
+        if len(app.model.nodes) <= MAX_NAMED:
+            for node_name in app.model.nodes:
+                if node_name == node_in_view:
+                    continue
+                for action, label, help_text in NODE_ACTIONS:
+                    text = f"{label} {node_name}"
+                    score = matcher.match(text)
+                    if score > 0:
+                        callback = partial(app.node_action, node_name, action)
+                        yield Hit(score, matcher.highlight(text), callback, help=help_text)
+        if len(app.model.streams) <= MAX_NAMED:
+            for stream in app.model.streams.values():
+                if stream.stream_id == stream_in_view:
+                    continue
+                text = f"End stream {stream.channel}"
                 score = matcher.match(text)
                 if score > 0:
-                    callback = partial(self.glasscast.node_action, node_name, action)
-                    yield Hit(score, matcher.highlight(text), callback, help=help_text)
+                    callback = partial(app.end_stream, stream.stream_id)
+                    yield Hit(score, matcher.highlight(text), callback, help="asks first")

@@ -14,7 +14,7 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         "Anywhere",
         (
             ("f / t / e", "Fleet, Streams, Enrollment screens"),
-            ("ctrl+p", "command palette: every action, by name"),
+            ("ctrl+p", "palette: every action by name ('drain edge-west', 'end stream demo')"),
             ("c", "create a channel (its stream key is shown once)"),
             ("k", "rotate a channel's stream key (shown once)"),
             ("? / f1", "this help"),
