@@ -113,7 +113,7 @@ class Pipeline:
         """Drain everything, stop every rendition and end the stream."""
         if self.ended:
             return
-        self._drain(flush_decoder=True)
+        self._drain(flush_decoder=True, reopen=False)
         stopping = sorted(set(self._active()) | self._previous)
         for name in [*stopping, *([AUDIO_RENDITION] if self._audio else [])]:
             self._emit(RenditionStop(name, "stream ended"))
@@ -279,11 +279,12 @@ class Pipeline:
             self._audio.restart()
             self._start_audio()
 
-    def _drain(self, flush_decoder: bool) -> None:
+    def _drain(self, flush_decoder: bool, reopen: bool = True) -> None:
         if flush_decoder and self._decoder is not None:
             for frame in self._decoder.flush():
                 self._frame(frame)
-            self._decoder = VideoDecoder(self._avcc) if self._avcc else None
+            # A flushed decoder has seen end-of-stream; what follows needs a fresh one.
+            self._decoder = VideoDecoder(self._avcc) if self._avcc and reopen else None
         if self._passthrough is not None:
             self._passthrough.flush()
         for encoder in self._encoders.values():
