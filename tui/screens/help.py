@@ -22,7 +22,7 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         ),
     ),
     (
-        "Fleet and node detail",
+        "Fleet, node",
         (
             ("enter", "open the selected node"),
             ("a / u", "approve / undrain the node"),
