@@ -2,7 +2,8 @@
 
 A 6 Mbit/s 1080p30 H.264 + AAC clip (testsrc2, x264, 20 s) is made once in a temporary
 directory; then ffmpeg pushes it `--loops` times back to back (`-stream_loop`, `-c copy
--f flv`, as fast as the server takes it, so that /proc's 10 ms ticks resolve) to:
+-f flv`, as fast as the server takes it, so that /proc's 10 ms ticks resolve), or once at
+real time with `--realtime` (`-re`: more, smaller reads per media second), to:
 
 - ours: `serve_rtmp` in its own process with a grant-everything authorizer and a sink
   whose consumer task drains the hand-off channel (parse + hand-off, no transcode);
@@ -13,7 +14,7 @@ Each side's server CPU (user + system of its processes, from /proc) is read befo
 after each push; rounds alternate between the sides. p50s are printed, then the ratio.
 Targets: ours under 2x nginx's CPU, and under 3% of one core per 6 Mbit/s stream.
 
-    .venv/bin/python bench/ingest_rtmp.py [--rounds 5] [--seconds 20] [--loops 10]
+    .venv/bin/python bench/ingest_rtmp.py [--rounds 5] [--seconds 20] [--loops 10] [--realtime]
 """
 
 from __future__ import annotations
@@ -152,17 +153,18 @@ def make_clip(directory: Path, seconds: int) -> Path:
     return clip
 
 
-def push(clip: Path, port: int, loops: int) -> None:
+def push(clip: Path, port: int, loops: int, realtime: bool) -> None:
+    pace = ["-re"] if realtime else []
     subprocess.run(
-        ["ffmpeg", "-nostdin", "-v", "error", "-stream_loop", str(loops - 1), "-i", str(clip),
-         "-c", "copy", "-f", "flv", f"rtmp://127.0.0.1:{port}/live/bench"],
+        ["ffmpeg", "-nostdin", "-v", "error", *pace, "-stream_loop", str(loops - 1),
+         "-i", str(clip), "-c", "copy", "-f", "flv", f"rtmp://127.0.0.1:{port}/live/bench"],
         check=True,
     )  # fmt: skip
 
 
-def measure(pid: int, clip: Path, port: int, loops: int) -> float:
+def measure(pid: int, clip: Path, port: int, loops: int, realtime: bool = False) -> float:
     before = cpu_seconds(pid)
-    push(clip, port, loops)
+    push(clip, port, loops, realtime)
     # Let the server finish what is still in its socket buffers before reading the clock.
     time.sleep(0.5)
     return cpu_seconds(pid) - before
@@ -184,6 +186,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--loops", type=int, default=10)
+    parser.add_argument("--realtime", action="store_true", help="push once with -re")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -196,9 +199,11 @@ def main() -> None:
         tmp = Path(name)
         clip = make_clip(tmp, args.seconds)
         megabits = clip.stat().st_size * 8 / 1e6 / args.seconds
-        media = args.seconds * args.loops
+        loops = 1 if args.realtime else args.loops
+        media = args.seconds * loops
         print(f"clip: 1920x1080p30 x264 + AAC, {args.seconds} s, {megabits:.2f} Mbit/s")
-        print(f"each push: the clip {args.loops} times, {media} media seconds")
+        pace = "at real time" if args.realtime else "as fast as the server takes it"
+        print(f"each push: the clip {loops} times, {media} media seconds, {pace}")
         ours_port, nginx_port = free_port(), free_port()
         servers = {"glasscast": start_ours(ours_port), "nginx": start_nginx(tmp, nginx_port)}
         ports = {"glasscast": ours_port, "nginx": nginx_port}
@@ -210,7 +215,7 @@ def main() -> None:
             for round_ in range(args.rounds):
                 order = list(servers) if round_ % 2 == 0 else list(reversed(servers))
                 for side in order:
-                    cpu = measure(servers[side].pid, clip, ports[side], args.loops)
+                    cpu = measure(servers[side].pid, clip, ports[side], loops, args.realtime)
                     results[side].append(cpu / media)
                     print(f"round {round_ + 1} {side:>9}: {cpu:.2f} CPU s for {media} media s")
         finally:
