@@ -90,6 +90,7 @@ class FleetService:
         # Bumped whenever a change would route a client differently, so routing
         # tables are rebuilt on fleet changes and never per request.
         self.generation = 0
+        self._snapshot: tuple[int, tuple[NodeView, ...]] | None = None
         # Per report, read at decision time: load never forces a rebuild.
         self.loads: dict[str, NodeLoad] = {
             n.name: node_load(n.capacity, n.load) for n in nodes.all_nodes(db)
@@ -251,6 +252,17 @@ class FleetService:
         return {row["name"]: row["status"] for row in rows}
 
     def snapshot(self) -> list[NodeView]:
+        """The fleet as routing sees it, decoded once per fleet change (`generation`):
+        asked every second by the upkeep and on every routing table rebuild. `load`
+        in it is as of that change; current load is `loads`."""
+        cached = self._snapshot
+        if cached is not None and cached[0] == self.generation:
+            return list(cached[1])
+        views = self._read_snapshot()
+        self._snapshot = (self.generation, tuple(views))
+        return views
+
+    def _read_snapshot(self) -> list[NodeView]:
         return [
             NodeView(
                 name=n.name,

@@ -73,21 +73,26 @@ def affinity(channel: str, node: str) -> int:
     return int.from_bytes(digest, "big")
 
 
+def rank_by_affinity(channel: str, candidates: Sequence[NodeView]) -> tuple[NodeView, ...]:
+    """The channel's own order of the candidates (highest rendezvous score first)."""
+    return tuple(sorted(candidates, key=lambda n: affinity(channel, n.name), reverse=True))
+
+
 def pick_by_affinity(
-    channel: str,
-    candidates: Sequence[NodeView],
-    loads: Mapping[str, NodeLoad],
-    spill_threshold: float,
+    ranked: Sequence[NodeView], loads: Mapping[str, NodeLoad], spill_threshold: float
 ) -> NodeView | None:
-    """The channel's first node under the spill threshold, else the least loaded.
+    """In the channel's order (`rank_by_affinity`): the first node under the spill
+    threshold, else the least loaded node with headroom, else None (all full).
 
     Concentrating a channel's viewers on few edges is what keeps their caches hot;
     spilling in rendezvous order sends the overflow to the same second edge every
     time, so that one's cache warms up too."""
-    if len(candidates) == 1:
-        return candidates[0]
-    ranked = sorted(candidates, key=lambda n: affinity(channel, n.name), reverse=True)
+    least: NodeView | None = None
+    least_load = 1.0
     for node in ranked:
-        if loads.get(node.name, IDLE).egress < spill_threshold:
+        load = loads.get(node.name, IDLE).egress
+        if load < spill_threshold:
             return node
-    return min(ranked, key=lambda n: loads.get(n.name, IDLE).egress, default=None)
+        if load < least_load:
+            least, least_load = node, load
+    return least

@@ -26,9 +26,12 @@ from control_plane.routing.select import (
     NodeLoad,
     NodeView,
     pick_by_affinity,
+    rank_by_affinity,
 )
 
 EARTH_RADIUS_KM = 6371.0
+# Channel rankings kept per table (a table lives until the fleet changes).
+MAX_RANKINGS = 65_536
 
 
 def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -96,6 +99,9 @@ class RoutingTable:
         self.edges = _Pool([n for n in nodes if n.edge], centroids)
         self.ingests = _Pool([n for n in nodes if n.ingest], centroids)
         self._regions: PrefixTable[str] = PrefixTable(cidr_regions.items())
+        # (channel, tier) -> the channel's rendezvous order of that tier: hashing
+        # every candidate per request would cost more than the whole lookup.
+        self._rankings: dict[tuple[str, int], tuple[NodeView, ...]] = {}
 
     def client_region(self, address: str) -> str | None:
         found = self._regions.longest(address)
@@ -110,11 +116,23 @@ class RoutingTable:
     ) -> NodeView | None:
         """The edge for a viewer: the first tier with headroom, by channel affinity."""
         for tier in self.edges.tiers(address, self.client_region):
-            roomy = [n for n in tier if loads.get(n.name, IDLE).egress < 1.0]
-            if roomy:
-                return pick_by_affinity(channel, roomy, loads, spill_threshold)
+            chosen = pick_by_affinity(self._ranking(channel, tier), loads, spill_threshold)
+            if chosen is not None:
+                return chosen
         # Every edge is full: an overloaded edge still beats no answer.
         return min(self.edges.nodes, key=lambda n: loads.get(n.name, IDLE).egress, default=None)
+
+    def _ranking(self, channel: str, tier: tuple[NodeView, ...]) -> tuple[NodeView, ...]:
+        if len(tier) < 2:
+            return tier
+        # Tiers are tuples held by this table, so their identity is a stable key.
+        key = (channel, id(tier))
+        ranked = self._rankings.get(key)
+        if ranked is None:
+            if len(self._rankings) >= MAX_RANKINGS:
+                self._rankings.clear()
+            ranked = self._rankings[key] = rank_by_affinity(channel, tier)
+        return ranked
 
     def rank_ingests(self, address: str, loads: Mapping[str, NodeLoad]) -> list[NodeView]:
         """Every ingest node with encoder sessions free, the best for `address` first.

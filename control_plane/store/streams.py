@@ -50,14 +50,14 @@ def get(db: sqlite_utils.Database, stream_id: str) -> Stream | None:
 
 def current_for_channel(db: sqlite_utils.Database, channel: str) -> Stream | None:
     """The channel's live or reconnecting stream, if any."""
-    rows = db["streams"].rows_where(
-        "channel = ? AND status IN ('live', 'reconnecting')",
+    rows = db.query(
+        "SELECT * FROM streams WHERE channel = ? AND status IN ('live', 'reconnecting')"
+        " ORDER BY started_at DESC LIMIT 1",
         [channel],
-        order_by="started_at desc",
-        limit=1,
     )
-    found = [Stream.from_row(r) for r in rows]
-    return found[0] if found else None
+    for row in rows:
+        return Stream.from_row(row)
+    return None
 
 
 def active(db: sqlite_utils.Database) -> list[Stream]:
