@@ -37,7 +37,7 @@ async def serve(hub: Hub, channel: str, socket: WebSocket[Any, Any, Any]) -> Non
             await _close(socket, _AUTH_CLOSE.get(exc.status, 4400), exc.code)
             return
         room = await hub.join(channel)
-        client = Client.open(identity)
+        client = Client(identity)
         room.clients.add(client)
         try:
             await _greet(hub, room, client, socket)
@@ -48,7 +48,6 @@ async def serve(hub: Hub, channel: str, socket: WebSocket[Any, Any, Any]) -> Non
                 tg.cancel_scope.cancel()
         finally:
             room.clients.discard(client)
-            client.outbox.close()
         await _close(socket, client.close_code, client.close_reason)
     finally:
         hub.connections.release(address)
@@ -90,7 +89,7 @@ async def _write(client: Client, socket: WebSocket[Any, Any, Any]) -> None:
     # A failed send ends only the writer: the reader still handles what the peer sent
     # before it went away (its last messages), then sees the disconnect.
     with contextlib.suppress(WebSocketDisconnect, OSError, RuntimeError):
-        async for frame in client.inbox:
+        async for frame in client.frames():
             await socket.send_text(frame)
 
 
