@@ -57,6 +57,7 @@ class VodService:
     def record(self, node: str, request: fleet_pb2.RecordVodRequest) -> float:
         now = self._clock()
         row = self._row(request.vod_id)
+        first = row is None
         with self._db.conn:
             if row is None:
                 if request.replica:
@@ -67,7 +68,7 @@ class VodService:
                    VALUES (?, ?, ?, ?) ON CONFLICT (vod_id, node) DO NOTHING""",
                 [request.vod_id, node, int(request.replica), now],
             )
-        if not request.replica:
+        if first:
             self._replicate_to_shield(request.vod_id, node)
         return float(row["expires_at"])
 
