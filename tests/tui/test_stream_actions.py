@@ -3,6 +3,7 @@ keys (each secret shown once), driven with Pilot against a real control plane.""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -67,7 +68,7 @@ def broadcast(control_plane: ControlPlaneProcess) -> Iterator[Broadcast]:
             for _ in range(100):
                 if http.get("/api/v1/nodes/origin-1").json()["status"] == "healthy":
                     break
-                node._stop.wait(0.1)
+                time.sleep(0.1)
         key = create_channel(control_plane, "night-ride")
         yield Broadcast(node, "night-ride", node.publish(key))
     finally:
