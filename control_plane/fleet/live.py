@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from control_plane.streams.viewers import NO_VIEWERS, EdgeViewers, SessionUnion
 from shared.fleet import fleet_pb2
@@ -14,8 +15,10 @@ from shared.fleet import fleet_pb2
 COMMAND_QUEUE = 64
 
 
-@dataclass(frozen=True, slots=True)
-class StreamSnapshot:
+class StreamSnapshot(NamedTuple):
+    """One node's latest report of one stream. A named tuple, not a frozen dataclass:
+    one is built for every stream of every report, and this is the cheap immutable."""
+
     stream_id: str
     channel: str
     origin: bool
@@ -112,15 +115,29 @@ class LiveFleet:
     ) -> None:
         """Replace `name`'s report; `now` marks it fresh (None: a removal, not a report)."""
         live = self.node(name)
+        previous = live.streams
         new = {s.stream_id: s for s in streams}
-        for stream_id, old in live.streams.items():
+        for stream_id, gone in previous.items():
             if stream_id not in new:
-                self._unindex(name, stream_id, old)
+                self._unindex(name, stream_id, gone)
+        # The hot loop of aggregation (every stream of every report): no allocations
+        # beyond what a stream seen for the first time needs.
+        by_stream, viewers, empty = self._by_stream, self._viewers, NO_VIEWERS.hashes
         for stream_id, snapshot in new.items():
-            old_viewers = live.streams[stream_id].viewers if stream_id in live.streams else None
-            self._by_stream.setdefault(stream_id, {})[name] = snapshot
-            union = self._viewers.setdefault(stream_id, SessionUnion())
-            union.update(name, old_viewers or NO_VIEWERS, snapshot.viewers)
+            carriers = by_stream.get(stream_id)
+            if carriers is None:
+                carriers = by_stream[stream_id] = {}
+            carriers[name] = snapshot
+            union = viewers.get(stream_id)
+            if union is None:
+                union = viewers[stream_id] = SessionUnion()
+            before = previous.get(stream_id)
+            union.replace(
+                name,
+                before.session_hashes if before is not None else empty,
+                snapshot.session_hashes,
+                snapshot.viewer_sessions,
+            )
             if snapshot.origin and snapshot.media_sequence:
                 self._sequences[stream_id] = Sequence(
                     name, snapshot.media_sequence, snapshot.discontinuity_sequence

@@ -56,20 +56,27 @@ class SessionUnion:
 
     def update(self, node: str, old: EdgeViewers, new: EdgeViewers) -> None:
         """Replace `node`'s previous report of this stream (NO_VIEWERS if none)."""
-        if old.hashes is not new.hashes and old.hashes != new.hashes:
+        self.replace(node, old.hashes, new.hashes, new.sessions)
+
+    def replace(
+        self, node: str, old: frozenset[int], new: frozenset[int], new_sessions: int
+    ) -> None:
+        """`update` without the wrappers: called for every stream of every report."""
+        if old is not new and old != new:
             holders = self._holders
-            for h in old.hashes - new.hashes:
+            for h in old - new:
                 left = holders[h] - 1
                 if left:
                     holders[h] = left
                 else:
                     del holders[h]
-            for h in new.hashes - old.hashes:
+            for h in new - old:
                 holders[h] = holders.get(h, 0) + 1
-        if new.hashes or not new.sessions:
-            self._plain.pop(node, None)
+        if new or not new_sessions:
+            if self._plain:
+                self._plain.pop(node, None)
         else:
-            self._plain[node] = new.sessions
+            self._plain[node] = new_sessions
 
     @property
     def empty(self) -> bool:
