@@ -202,6 +202,9 @@ def run_up(state_dir: Path, demo: bool = True, grace: float = 15.0) -> int:
         print(f"glasscast up: {exc}", file=sys.stderr, flush=True)
         return 1
     finally:
+        # A second Ctrl-C (or SIGTERM) must not abandon children half-way through.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         fleet_file.unlink(missing_ok=True)
         for child in reversed(children):
             child.stop()
