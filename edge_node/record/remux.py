@@ -10,7 +10,9 @@ a broadcaster's reconnect leaves no gap or overlap in the download.
 
 from __future__ import annotations
 
+import bisect
 import io
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -51,7 +53,7 @@ class ChainedFile(io.RawIOBase):
         view = memoryview(buffer).cast("B")
         filled = 0
         while filled < len(view) and self._pos < self._size:
-            index = max(i for i, start in enumerate(self._starts) if start <= self._pos)
+            index = bisect.bisect_right(self._starts, self._pos) - 1
             offset = self._pos - self._starts[index]
             with open(self._paths[index], "rb") as f:
                 f.seek(offset)
@@ -106,6 +108,7 @@ def remux_runs(directory: Path, parts: Sequence[Run], out: Path) -> None:
 
 def _copy_runs(directory: Path, parts: Sequence[Run], sink: Any) -> None:
     outputs: dict[str, Any] = {}  # by stream type: video, audio
+    ends: dict[str, Fraction] = {}  # by stream type: where its last packet ended, seconds
     start = Fraction(0)  # where the next run begins in the output, seconds
     for part in parts:
         raw = ChainedFile(run_files(directory, part))
@@ -113,20 +116,29 @@ def _copy_runs(directory: Path, parts: Sequence[Run], sink: Any) -> None:
             for stream in source.streams:
                 if stream.type in ("video", "audio") and stream.type not in outputs:
                     outputs[stream.type] = sink.add_stream_from_template(stream)
-            _copy_packets(source, sink, outputs, start)
+            _copy_packets(source, sink, outputs, start, ends)
         start += Fraction(part.duration).limit_denominator(90_000)
 
 
-def _copy_packets(source: Any, sink: Any, outputs: dict[str, Any], start: Fraction) -> None:
-    first: dict[int, int] = {}
+def _copy_packets(
+    source: Any, sink: Any, outputs: dict[str, Any], start: Fraction, ends: dict[str, Fraction]
+) -> None:
+    """Copy one run, its timestamps moved to begin at `start` (or, for a track that ran
+    long in the run before, where that track ended: timestamps never step back)."""
+    shifts: dict[str, int] = {}
     streams = [s for s in source.streams if s.type in outputs]
     for packet in source.demux(streams):
-        stream = packet.stream
-        if packet.dts is None:
+        kind = packet.stream.type
+        time_base = packet.time_base
+        if packet.dts is None or time_base is None:
             continue
-        base = first.setdefault(stream.index, packet.dts)
-        shift = int(start / stream.time_base) - base
+        if kind not in shifts:
+            begin = max(start, ends.get(kind, start))
+            shifts[kind] = math.ceil(begin / time_base) - packet.dts
+        shift = shifts[kind]
+        pts = packet.pts if packet.pts is not None else packet.dts
         packet.dts += shift
-        packet.pts = (packet.pts if packet.pts is not None else packet.dts - shift) + shift
-        packet.stream = outputs[stream.type]
+        packet.pts = pts + shift
+        ends[kind] = (packet.dts + (packet.duration or 0)) * time_base
+        packet.stream = outputs[kind]
         sink.mux(packet)

@@ -17,7 +17,7 @@ import av
 
 from edge_node.package.files import write_atomic
 from edge_node.record.manifest import VodManifest, VodRendition
-from edge_node.record.remux import ChainedFile, run_files, runs
+from edge_node.record.remux import ChainedFile
 
 INTERVAL = 10.0
 POSTER = "thumbnail.jpg"
@@ -28,27 +28,29 @@ POSTER_WIDTH = 640
 
 
 def keyframes(directory: Path, rendition: VodRendition, every: float = INTERVAL) -> Iterator[Any]:
-    """The first keyframe at or after each multiple of `every` seconds, decoded."""
+    """The keyframe that starts the first segment at or after each multiple of `every`
+    seconds, decoded. Every segment starts with a keyframe, so only those segments'
+    first frames are read: the rest of the media is never touched."""
     start = 0.0
     mark = 0.0
-    for part in runs(rendition.segments):
-        with ChainedFile(run_files(directory, part)) as raw, av.open(raw, "r", format="mp4") as src:
-            if not src.streams.video:
-                return
-            stream = src.streams.video[0]
-            first: int | None = None
-            for packet in src.demux(stream):
-                if packet.pts is None or not packet.is_keyframe:
-                    continue
-                first = packet.pts if first is None else first
-                at = start + float((packet.pts - first) * (stream.time_base or 0))
-                if at + 1e-3 < mark:
-                    continue
-                frame = _decode_alone(stream.codec_context, packet)
-                if frame is not None:
-                    yield frame
-                    mark = (math.floor(at / every + 1e-6) + 1) * every
-        start += part.duration
+    for seg in rendition.segments:
+        if start + 1e-3 >= mark:
+            frame = _first_frame(directory / seg.init, directory / f"{seg.msn}.m4s")
+            if frame is not None:
+                yield frame
+                mark = (math.floor(start / every + 1e-6) + 1) * every
+        start += seg.duration
+
+
+def _first_frame(init: Path, segment: Path) -> Any:
+    with ChainedFile([init, segment]) as raw, av.open(raw, "r", format="mp4") as src:
+        if not src.streams.video:
+            return None
+        stream = src.streams.video[0]
+        for packet in src.demux(stream):
+            if packet.is_keyframe:
+                return _decode_alone(stream.codec_context, packet)
+    return None
 
 
 def _decode_alone(decoder: Any, packet: Any) -> Any:
@@ -165,13 +167,9 @@ def write_thumbnails(directory: Path, manifest: VodManifest) -> None:
 
 
 def live_still(init: Path, segment: Path, out: Path) -> bool:
-    """A poster from the first (key)frame of a live segment; False if it has none."""
-    with ChainedFile([init, segment]) as raw, av.open(raw, "r", format="mp4") as src:
-        if not src.streams.video:
-            return False
-        stream = src.streams.video[0]
-        for packet in src.demux(stream):
-            if packet.is_keyframe and (frame := _decode_alone(stream.codec_context, packet)):
-                write_atomic(out, jpeg(frame, POSTER_WIDTH))
-                return True
-    return False
+    """A poster from the keyframe that starts a live segment; False if it has none."""
+    frame = _first_frame(init, segment)
+    if frame is None:
+        return False
+    write_atomic(out, jpeg(frame, POSTER_WIDTH))
+    return True
