@@ -176,7 +176,7 @@ class CountingClient(asyncio.Protocol):
         self.lost = True
 
 
-async def _probe(url: str, counts: list[int], latencies: list[float]) -> None:
+async def _probe(url: str, counts: list[int], latencies: list[float], ingest: list[float]) -> None:
     """A measuring client: a real `websockets` client that parses every frame."""
     from websockets.asyncio.client import connect
 
@@ -188,7 +188,9 @@ async def _probe(url: str, counts: list[int], latencies: list[float]) -> None:
             for message in event.get("messages", [event]):
                 if message.get("type") == "chat_message":
                     counts[0] += 1
-                    latencies.append(now - float(message["content"][2:]))
+                    sent = float(message["content"][2:])
+                    latencies.append(now - sent)
+                    ingest.append(message["timestamp"] - sent)
 
 
 def client_worker(url: str, count: int, probes: int, pipe: Connection) -> None:
@@ -197,10 +199,13 @@ def client_worker(url: str, count: int, probes: int, pipe: Connection) -> None:
     async def main() -> None:
         counts = [0, 0]  # messages delivered, connections open
         latencies: list[float] = []
+        ingest: list[float] = []  # send -> server's timestamp
         parsed = urllib.parse.urlsplit(url)
         host, port = parsed.hostname or "127.0.0.1", parsed.port or 80
         loop = asyncio.get_running_loop()
-        probe_tasks = [asyncio.create_task(_probe(url, counts, latencies)) for _ in range(probes)]
+        probe_tasks = [
+            asyncio.create_task(_probe(url, counts, latencies, ingest)) for _ in range(probes)
+        ]
         bulk: list[CountingClient] = []
         for i in range(count - probes):
             _, protocol = await loop.create_connection(
@@ -221,7 +226,7 @@ def client_worker(url: str, count: int, probes: int, pipe: Connection) -> None:
                 pipe.send(("count", counts[0]))
             elif command == "stop":
                 lost = sum(1 for p in bulk if p.lost) + sum(1 for t in probe_tasks if t.done())
-                pipe.send(("result", (counts[0], latencies, lost)))
+                pipe.send(("result", (counts[0], latencies, ingest, lost)))
                 break
         for task in probe_tasks:
             task.cancel()
@@ -240,13 +245,12 @@ class Result:
     expected: int
     cpu: float
     latencies: list[float]
+    ingest: list[float]
     dropped_clients: int
 
-    def percentile(self, q: float) -> float:
-        if not self.latencies:
-            return float("nan")
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+    def percentile(self, q: float, of: str = "latencies") -> float:
+        values = sorted(getattr(self, of))
+        return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
 
     @property
     def per_cpu(self) -> float:
@@ -349,14 +353,15 @@ def run_one(kind: str, args: argparse.Namespace) -> Result:
                 break
             time.sleep(0.25)
         cpu = cpu_seconds(server.pid) - cpu_before
-        total, latencies, dropped = 0, [], 0
+        total, latencies, ingest, dropped = 0, [], [], 0
         for _, pipe in workers:
             pipe.send("stop")
-            _, (count, lat, lost) = pipe.recv()
+            _, (count, lat, ing, lost) = pipe.recv()
             total += count
             latencies += lat
+            ingest += ing
             dropped += lost
-        return Result(kind, total, expected, cpu, latencies, dropped)
+        return Result(kind, total, expected, cpu, latencies, ingest, dropped)
     finally:
         for process, _ in workers:
             process.join(timeout=10)
@@ -376,6 +381,7 @@ def report(result: Result) -> None:
         f"{result.server:>6}: delivered {result.delivered:,}/{result.expected:,}"
         f"  p50 {result.percentile(0.5) * 1000:7.1f} ms"
         f"  p99 {result.percentile(0.99) * 1000:7.1f} ms"
+        f" (of which send->server p50 {result.percentile(0.5, 'ingest') * 1000:.0f} ms)"
         f"  server CPU {result.cpu:6.2f} s  {result.per_cpu:,.0f} msgs/CPU-s"
         f"  clients lost {result.dropped_clients}",
         flush=True,
