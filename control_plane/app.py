@@ -36,6 +36,7 @@ from control_plane.services import Services, build_services
 from control_plane.streams import routes as stream_routes
 from control_plane.vods import routes as vod_routes
 from shared.config import CONTROL_PLANE_CONFIG_PATH, ControlPlaneConfig, load, resolve_path
+from shared.logs import setup_logging
 
 log = logging.getLogger("glasscast.control_plane")
 
@@ -131,6 +132,8 @@ def create_app(
             render_plugins=[SwaggerRenderPlugin(), JsonRenderPlugin()],
         ),
         on_shutdown=[services.close] if owned else [],
+        # Logging is set up once per process (shared.logs), not by the framework.
+        logging_config=None,
         debug=False,
     )
     app.state.services = services
@@ -202,10 +205,7 @@ def _bound_port(http: uvicorn.Server) -> int:
 
 def run(config_path: Path | None) -> int:
     config = load(ControlPlaneConfig, resolve_path(config_path, CONTROL_PLANE_CONFIG_PATH))
-    logging.basicConfig(
-        level=config.logging.level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging(config.logging.level, config.logging.json, name="control-plane")
     services, _ = build_services(config)
 
     def ready(http_port: int, grpc_port: int) -> None:
