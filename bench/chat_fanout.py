@@ -311,6 +311,22 @@ async def _chatter(url: str, rate: float, duration: float) -> int:
     return sent
 
 
+def start_workers(
+    url: str, args: argparse.Namespace, workers: list[tuple[Any, Connection]]
+) -> None:
+    """Client processes, appended as they start so the caller's cleanup finds them."""
+    ctx = mp.get_context("spawn")
+    share = args.clients // args.client_procs
+    for i in range(args.client_procs):
+        count = share + (args.clients % args.client_procs if i == 0 else 0)
+        mine, theirs = ctx.Pipe()
+        process = ctx.Process(
+            target=client_worker, args=(url, count, args.probes // args.client_procs, theirs)
+        )
+        process.start()
+        workers.append((process, mine))
+
+
 def run_one(kind: str, args: argparse.Namespace) -> Result:
     port = free_port()
     server = subprocess.Popen(
@@ -321,16 +337,7 @@ def run_one(kind: str, args: argparse.Namespace) -> Result:
         wait_port(port, server)
         path = f"/api/v1/chat/{CHANNEL}" if kind == "ours" else "/"
         url = f"ws://127.0.0.1:{port}{path}"
-        ctx = mp.get_context("spawn")
-        share = args.clients // args.client_procs
-        for i in range(args.client_procs):
-            count = share + (args.clients % args.client_procs if i == 0 else 0)
-            mine, theirs = ctx.Pipe()
-            process = ctx.Process(
-                target=client_worker, args=(url, count, args.probes // args.client_procs, theirs)
-            )
-            process.start()
-            workers.append((process, mine))
+        start_workers(url, args, workers)
         for _, pipe in workers:
             if not pipe.poll(180):
                 raise RuntimeError("clients did not connect in time")

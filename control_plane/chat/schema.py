@@ -4,52 +4,40 @@ from __future__ import annotations
 
 import sqlite_utils
 
-
-def apply(db: sqlite_utils.Database) -> None:
-    db.execute(
-        """CREATE TABLE IF NOT EXISTS chat_rooms (
+STATEMENTS = (
+    """CREATE TABLE IF NOT EXISTS chat_rooms (
             channel TEXT PRIMARY KEY,
             slow_mode REAL NOT NULL DEFAULT 0,
             emote_only INTEGER NOT NULL DEFAULT 0,
             emotes TEXT  -- JSON list of codes; NULL means the default set
-        )"""
-    )
-    db.execute(
-        """CREATE TABLE IF NOT EXISTS chat_moderators (
+        )""",
+    """CREATE TABLE IF NOT EXISTS chat_moderators (
             channel TEXT NOT NULL,
             name_key TEXT NOT NULL,
             added_by TEXT NOT NULL,
             added_at REAL NOT NULL,
             PRIMARY KEY (channel, name_key)
-        )"""
-    )
-    db.execute(
-        """CREATE TABLE IF NOT EXISTS chat_banned_words (
+        )""",
+    """CREATE TABLE IF NOT EXISTS chat_banned_words (
             channel TEXT NOT NULL,
             word TEXT NOT NULL,
             PRIMARY KEY (channel, word)
-        )"""
-    )
-    db.execute(
-        """CREATE TABLE IF NOT EXISTS chat_bans (
+        )""",
+    """CREATE TABLE IF NOT EXISTS chat_bans (
             channel TEXT NOT NULL,
             name_key TEXT NOT NULL,
             until REAL,  -- NULL: until unbanned
             reason TEXT NOT NULL DEFAULT '',
             PRIMARY KEY (channel, name_key)
-        )"""
-    )
-    db.execute(
-        """CREATE TABLE IF NOT EXISTS chat_names (
+        )""",
+    """CREATE TABLE IF NOT EXISTS chat_names (
             channel TEXT NOT NULL,
             name_key TEXT NOT NULL,
             token_id TEXT NOT NULL,
             expires_at REAL NOT NULL,
             PRIMARY KEY (channel, name_key)
-        )"""
-    )
-    db.execute(
-        """CREATE TABLE IF NOT EXISTS chat_audit (
+        )""",
+    """CREATE TABLE IF NOT EXISTS chat_audit (
             id INTEGER PRIMARY KEY,
             channel TEXT NOT NULL,
             at REAL NOT NULL,
@@ -58,11 +46,9 @@ def apply(db: sqlite_utils.Database) -> None:
             action TEXT NOT NULL,
             target TEXT NOT NULL DEFAULT '',
             detail TEXT NOT NULL DEFAULT ''
-        )"""
-    )
-    db.execute("CREATE INDEX IF NOT EXISTS chat_audit_channel ON chat_audit (channel, at)")
-    db.execute(
-        """CREATE TABLE IF NOT EXISTS chat_messages (
+        )""",
+    "CREATE INDEX IF NOT EXISTS chat_audit_channel ON chat_audit (channel, at)",
+    """CREATE TABLE IF NOT EXISTS chat_messages (
             id TEXT PRIMARY KEY,
             channel TEXT NOT NULL,
             seq INTEGER NOT NULL,
@@ -73,6 +59,11 @@ def apply(db: sqlite_utils.Database) -> None:
             timestamp REAL NOT NULL,
             stream_offset REAL,  -- seconds since the stream started, for replay over a VOD
             deleted INTEGER NOT NULL DEFAULT 0
-        )"""
-    )
-    db.execute("CREATE INDEX IF NOT EXISTS chat_messages_channel ON chat_messages (channel, seq)")
+        )""",
+    "CREATE INDEX IF NOT EXISTS chat_messages_channel ON chat_messages (channel, seq)",
+)
+
+
+def apply(db: sqlite_utils.Database) -> None:
+    for statement in STATEMENTS:
+        db.execute(statement)
