@@ -22,7 +22,7 @@ from typing import Any
 import av
 
 from edge_node.record.clip_range import ClipPlan
-from edge_node.record.remux import ChainedFile, run_files, runs
+from edge_node.record.remux import READ_SIZE, ChainedFile, run_files, runs
 
 TIME_BASE = Fraction(1, 90_000)
 _START_CODE = b"\x00\x00\x00\x01"
@@ -42,7 +42,7 @@ def _timed_packets(
     start = 0.0
     for part in runs(plan.segments):
         raw = keep.enter_context(ChainedFile(run_files(directory, part)))
-        source = keep.enter_context(av.open(raw, "r", format="mp4"))
+        source = keep.enter_context(av.open(raw, "r", format="mp4", buffer_size=READ_SIZE))
         streams = [s for s in source.streams if s.type == kind]
         if not streams:
             return

@@ -24,6 +24,9 @@ import av
 
 from edge_node.record.manifest import VodRendition, VodSegment
 
+# Large reads: each one is a Python call from FFmpeg's I/O layer.
+READ_SIZE = 1 << 20
+
 
 class ChainedFile(io.RawIOBase):
     """Read-only, seekable view of several files one after another."""
@@ -34,6 +37,7 @@ class ChainedFile(io.RawIOBase):
         self._starts = [sum(self._sizes[:i]) for i in range(len(self._sizes))]
         self._size = sum(self._sizes)
         self._pos = 0
+        self._open: tuple[int, io.BufferedReader] | None = None
 
     def readable(self) -> bool:
         return True
@@ -55,14 +59,28 @@ class ChainedFile(io.RawIOBase):
         while filled < len(view) and self._pos < self._size:
             index = bisect.bisect_right(self._starts, self._pos) - 1
             offset = self._pos - self._starts[index]
-            with open(self._paths[index], "rb") as f:
-                f.seek(offset)
-                got = f.readinto(view[filled : filled + self._sizes[index] - offset])
+            f = self._file(index)
+            f.seek(offset)
+            got = f.readinto(view[filled : filled + self._sizes[index] - offset])
             if not got:
                 break
             filled += got
             self._pos += got
         return filled
+
+    def _file(self, index: int) -> io.BufferedReader:
+        """The open file `index`: one at a time, since reads go front to back."""
+        if self._open is None or self._open[0] != index:
+            if self._open is not None:
+                self._open[1].close()
+            self._open = (index, open(self._paths[index], "rb"))  # noqa: SIM115
+        return self._open[1]
+
+    def close(self) -> None:
+        if self._open is not None:
+            self._open[1].close()
+            self._open = None
+        super().close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +130,7 @@ def _copy_runs(directory: Path, parts: Sequence[Run], sink: Any) -> None:
     start = Fraction(0)  # where the next run begins in the output, seconds
     for part in parts:
         raw = ChainedFile(run_files(directory, part))
-        with raw, av.open(raw, "r", format="mp4") as source:
+        with raw, av.open(raw, "r", format="mp4", buffer_size=READ_SIZE) as source:
             for stream in source.streams:
                 if stream.type in ("video", "audio") and stream.type not in outputs:
                     outputs[stream.type] = sink.add_stream_from_template(stream)
