@@ -264,6 +264,14 @@ def test_anonymous_viewers_read_only(chat: Chat) -> None:
         assert next_error(viewer)["code"] == "unauthorized"
 
 
+def test_length_cap_over_the_socket(chat: Chat) -> None:
+    with chat.join(token=chat.token("lou")) as ws:
+        say(ws, "x" * 501)
+        assert next_error(ws)["code"] == "message_too_long"
+        say(ws, "é" * 500)
+        assert collect(ws, 1)[0]["content"] == "é" * 500
+
+
 def test_invalid_utf8_closes_1007_and_room_unaffected(chat: Chat) -> None:
     with chat.join(token=chat.token("gus")) as ws, chat.join(token=chat.token("hal")) as other:
         ws.send(b"\xff\xfe{}", text=True)
@@ -277,7 +285,7 @@ def test_connections_per_ip_cap(chat_factory: Any) -> None:
     sockets = [chat.join() for _ in range(4)]
     owner = chat.join(token="demo-key")
     try:
-        for _ in range(30):
+        for _ in range(200):
             with chat.connect() as refused:
                 assert close_code(refused) == 1013
         say(owner, "after the flood")
