@@ -12,8 +12,10 @@ message carrying its send time;
 every client counts the chat messages it receives and `--probes` of them parse every
 frame and record delivery latency. Server CPU (user + system) comes from /proc over
 the send window plus the drain. Sampling is off (the room's hot-room rate is set
-above the test rate) so both servers deliver every message to every client, and
-clients do not offer permessage-deflate, so neither server compresses.
+above the test rate) so both servers deliver every message to every client;
+clients do not offer permessage-deflate, so neither server compresses; and there
+are no keep-alive pings either way. Most clients count messages in the raw byte
+stream (nearly free); `--probes` real `websockets` clients parse and time them.
 
     .venv/bin/python bench/chat_fanout.py [--quick] [--clients 2000] [--rate 200]
         [--duration 30] [--rounds 1]
@@ -180,7 +182,9 @@ async def _probe(url: str, counts: list[int], latencies: list[float], ingest: li
     """A measuring client: a real `websockets` client that parses every frame."""
     from websockets.asyncio.client import connect
 
-    async with connect(url, compression=None, max_size=None, open_timeout=60) as ws:
+    async with connect(
+        url, compression=None, max_size=None, open_timeout=60, ping_interval=None
+    ) as ws:
         counts[1] += 1
         while True:
             event = json.loads(await ws.recv())
@@ -300,7 +304,9 @@ async def _chatter(url: str, rate: float, duration: float) -> int:
     from websockets.asyncio.client import connect
 
     sent = 0
-    async with connect(url, compression=None, max_size=None, max_queue=None) as ws:
+    async with connect(
+        url, compression=None, max_size=None, max_queue=None, ping_interval=None
+    ) as ws:
         start = time.monotonic()
         while (elapsed := time.monotonic() - start) < duration:
             due = int(elapsed * rate) + 1
