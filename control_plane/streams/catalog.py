@@ -164,7 +164,16 @@ class StreamCatalog:
             "manifest_url": f"{base}/play/{channel.name}.m3u8",
             "chat_websocket": f"{ws_base}/api/v1/chat/{channel.name}",
             "renditions": self.renditions(stream.id),
+            "thumbnail_url": self._thumbnail_url(stream),
         }
+
+    def _thumbnail_url(self, stream: Stream) -> str | None:
+        """The origin's still of the stream, renewed every 10 s (`edge_node.record.stills`)."""
+        try:
+            base = self._fleet.require(stream.origin_node).http_url.rstrip("/")
+        except NotFound:
+            return None
+        return f"{base}/vod/thumbs/{stream.id}.jpg" if base else None
 
     def live(self, channel_name: str) -> dict[str, Any]:
         channel = self._channels.require(channel_name)

@@ -27,6 +27,7 @@ class Broadcast:
     channel: str
     ended_at: float  # monotonic, when the broadcaster hung up
     clip: dict[str, Any]
+    still: httpx.Response  # the live thumbnail, fetched while live
 
 
 def _probe_duration(target: str) -> float:
@@ -72,11 +73,24 @@ def broadcast(fleet: Fleet) -> Iterator[Broadcast]:
         assert answer.status_code == 202, answer.text
         clip = answer.json()
         assert clip["status"] == "processing" and clip["stream_id"] == live["stream_id"]
+        url = str(fleet.live("recorded")["thumbnail_url"])  # type: ignore[index]
+        still = wait_for(lambda: _fetched(url), 12, "a live thumbnail")
         assert pusher.wait(PUSHED + 30) == 0, pusher.stderr.read() if pusher.stderr else ""
-        yield Broadcast("recorded", time.monotonic(), clip)
+        yield Broadcast("recorded", time.monotonic(), clip, still)
     finally:
         pusher.kill()
         pusher.wait()
+
+
+def _fetched(url: str) -> httpx.Response | None:
+    answer = httpx.get(url, timeout=10)
+    return answer if answer.status_code == 200 else None
+
+
+def test_a_live_stream_has_a_fresh_thumbnail(broadcast: Broadcast) -> None:
+    assert broadcast.still.headers["content-type"] == "image/jpeg"
+    assert broadcast.still.content.startswith(b"\xff\xd8")
+    assert "immutable" not in broadcast.still.headers["cache-control"]
 
 
 def _vod(fleet: Fleet, channel: str) -> dict[str, Any] | None:
