@@ -141,6 +141,20 @@ def listing(directory: Path) -> list[str]:
     return sorted(n for n in names if is_vod_file(n) and n not in (FILES, INFO))
 
 
+MAX_FILES = 200_000  # 5 renditions of 8 hours of 2 s segments, with room
+
+
+def parse_listing(data: bytes) -> list[str]:
+    """`files.json` as another node sent it: plain relative names only."""
+    try:
+        names = msgspec.json.decode(data, type=list[str])
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise ValueError(f"bad file listing: {exc}") from None
+    if len(names) > MAX_FILES or not all(is_vod_file(n) for n in names):
+        raise ValueError("file listing names files a VOD cannot have")
+    return names
+
+
 def is_vod_file(name: str) -> bool:
     """A path inside a VOD directory that may be served or copied: plain names only."""
     parts = name.split("/")

@@ -1,7 +1,8 @@
 """The VODs a node holds: retention sweeps, copies from other nodes, deletion on request.
 
 Every node with a `vod/` directory runs one. The sweeper deletes a VOD once the expiry
-the control plane gave it (`.expires`) has passed. `replicate` copies a published VOD
+the control plane gave it (`.expires`) has passed, and clips older than their
+retention. `replicate` copies a published VOD
 from another node over HTTP (signed as a node), file by file into `.building/`, and
 publishes it with one rename, so a half-copied VOD is never served; then the control
 plane hears that this node holds it too.
@@ -23,10 +24,13 @@ from edge_node.deliver.nodeauth import NodeSigner
 from edge_node.package.files import write_atomic
 from edge_node.record import build
 from edge_node.record.build import VodInfo, VodPaths
+from edge_node.record.clipper import CLIPS
 
 log = logging.getLogger("glasscast.edge.record")
 
 SWEEP_INTERVAL = 60.0
+# Clips are kept as long as VODs by default (the seeds' 60 days), counted from the cut.
+CLIP_RETENTION = 60 * 86_400.0
 COPY_TIMEOUT = httpx.Timeout(connect=2.0, read=30.0, write=10.0, pool=10.0)
 
 # (info, replica) -> expiry, as `RecordingCalls.record_vod`
@@ -43,6 +47,16 @@ def expired(vod_root: Path, now: float) -> list[str]:
         if expires_at is not None and expires_at <= now:
             out.append(directory.name)
     return sorted(out)
+
+
+def remove_old_clips(directory: Path, before: float) -> list[str]:
+    """Delete clips made before `before` (Unix s); returns their file names."""
+    gone = []
+    for path in directory.glob("*.mp4") if directory.is_dir() else ():
+        if path.stat().st_mtime < before:
+            path.unlink(missing_ok=True)
+            gone.append(path.name)
+    return sorted(gone)
 
 
 def remove_vod(vod_root: Path, vod_id: str) -> None:
@@ -64,6 +78,7 @@ class VodKeeper:
         *,
         signer: NodeSigner | None = None,
         sweep_interval: float = SWEEP_INTERVAL,
+        clip_retention: float = CLIP_RETENTION,
         clock: Callable[[], float] = time.time,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
@@ -71,6 +86,7 @@ class VodKeeper:
         self._report = report_replica
         self._signer = signer
         self._interval = sweep_interval
+        self._clip_retention = clip_retention
         self._clock = clock
         self._transport = transport
         self._copying: set[str] = set()
@@ -91,11 +107,15 @@ class VodKeeper:
                 self._nursery = None
 
     async def sweep(self) -> list[str]:
-        gone = await trio.to_thread.run_sync(expired, self.vod_root, self._clock())
+        now = self._clock()
+        gone = await trio.to_thread.run_sync(expired, self.vod_root, now)
         for vod_id in gone:
             await trio.to_thread.run_sync(remove_vod, self.vod_root, vod_id)
             log.info("VOD %s deleted: retention over", vod_id)
-        return gone
+        clips = await trio.to_thread.run_sync(
+            remove_old_clips, self.vod_root / CLIPS, now - self._clip_retention
+        )
+        return gone + clips
 
     async def retain(self, vod_id: str, expires_at: float) -> None:
         """The control plane's retention for a VOD held here; a past time deletes it now."""
@@ -114,7 +134,7 @@ class VodKeeper:
     async def _replicate_logged(self, vod_id: str, source_url: str) -> None:
         try:
             await self.replicate(vod_id, source_url)
-        except (httpx.HTTPError, OSError, ValueError, msgspec.DecodeError) as exc:
+        except (httpx.HTTPError, OSError, ValueError, msgspec.MsgspecError) as exc:
             log.warning("VOD %s not copied from %s: %r", vod_id, source_url, exc)
 
     async def replicate(self, vod_id: str, source_url: str) -> VodInfo | None:
@@ -128,7 +148,9 @@ class VodKeeper:
             async with httpx.AsyncClient(timeout=COPY_TIMEOUT, transport=self._transport) as client:
                 raw = await self._get(client, base + build.INFO)
                 info = msgspec.json.decode(raw, type=VodInfo)
-                listing = msgspec.json.decode(await self._get(client, base + build.FILES))
+                if info.vod_id != vod_id:
+                    raise ValueError(f"asked for {vod_id}, sent {info.vod_id}")
+                listing = build.parse_listing(await self._get(client, base + build.FILES))
                 await trio.to_thread.run_sync(
                     lambda: paths.building.mkdir(parents=True, exist_ok=True)
                 )

@@ -69,7 +69,7 @@ class Recorder:
             try:
                 task_status.started()
                 for vod_id in await trio.to_thread.run_sync(self._unfinished):
-                    nursery.start_soon(self._resume, vod_id)
+                    nursery.start_soon(self._resume_logged, vod_id)
                 await trio.sleep_forever()
             finally:
                 self._nursery = None
@@ -109,6 +109,14 @@ class Recorder:
             return await self._finish(paths, journal)
         finally:
             self._busy.discard(stream_id)
+
+    async def _resume_logged(self, vod_id: str) -> None:
+        try:
+            await self._resume(vod_id)
+        except (OSError, ValueError, RuntimeError, av.FFmpegError):
+            # Its media went with the crash (a lost disk, a cleaned state directory):
+            # the journal stays, and the next start tries again.
+            log.exception("%s: half-made VOD not finished", vod_id)
 
     async def _resume(self, vod_id: str) -> None:
         if vod_id in self._busy:

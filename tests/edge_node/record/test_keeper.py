@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import httpx
 import pytest
 import trio
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edge_node.record import build
-from edge_node.record.build import VodInfo
+from edge_node.record.build import VodInfo, parse_listing
 from edge_node.record.keeper import VodKeeper, expired
 from edge_node.record.recorder import Recorder
 from tests.edge_node.record.conftest import Ended
@@ -54,8 +57,15 @@ async def test_sweeper_deletes_only_expired_vods(ended: Ended, tmp_path: Path) -
     async def never(info: VodInfo) -> float:
         raise AssertionError("no copy here")
 
-    keeper = VodKeeper(root, never, clock=lambda: now[0])
-    assert await keeper.sweep() == []
+    keeper = VodKeeper(root, never, clock=lambda: now[0], clip_retention=10.0)
+    clips = root / "clips"
+    clips.mkdir()
+    (clips / "cl_old.mp4").write_bytes(b"x")
+    os.utime(clips / "cl_old.mp4", (980.0, 980.0))
+    (clips / "cl_new.mp4").write_bytes(b"x")
+    os.utime(clips / "cl_new.mp4", (995.0, 995.0))
+    assert await keeper.sweep() == ["cl_old.mp4"]
+    assert (clips / "cl_new.mp4").exists()
     assert (root / ended.stream_id / "master.m3u8").is_file()
     now[0] = 1000.0
     assert expired(root, now[0]) == [ended.stream_id]
@@ -125,3 +135,20 @@ def test_only_plain_names_are_vod_files() -> None:
     assert build.is_vod_file("high/12.m4s") and build.is_vod_file("vod.mp4")
     for bad in ("../x", "a/../../b", ".journal.json", "a/b/c", "/abs", "", "high/.x"):
         assert not build.is_vod_file(bad), bad
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.binary(max_size=300),
+        st.lists(st.text(max_size=20), max_size=8).map(
+            lambda xs: str(xs).replace("'", '"').encode()
+        ),
+    )
+)
+def test_any_listing_from_another_node_is_names_or_refused(data: bytes) -> None:
+    try:
+        names = parse_listing(data)
+    except ValueError:
+        return
+    assert all(build.is_vod_file(name) for name in names)
