@@ -253,3 +253,18 @@ def node_pid(fleet: Fleet, name: str) -> int | None:
         if marker.encode() in cmdline and b"edge" in cmdline:
             return int(entry.name)
     return None
+
+
+def control_plane_pid(fleet: Fleet) -> int | None:
+    """The pid of the running control plane of `fleet` (not `glasscast up` itself)."""
+    marker = str(fleet.state_dir.resolve()).encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"control-plane" in cmdline and any(marker in arg for arg in cmdline):
+            return int(entry.name)
+    return None

@@ -57,6 +57,9 @@ def node_load(capacity: dict[str, Any], load: dict[str, Any]) -> NodeLoad:
     )
 
 
+# The node's turn-up check that it reaches the control plane.
+CONTROL_PLANE_CHECK = "control_plane"
+
 # What a node reports that changes where clients are sent (load aside).
 _ROUTING_FACTS = ("roles", "region", "prefixes", "latitude", "longitude", "http_url", "rtmp_url")
 
@@ -128,7 +131,17 @@ class FleetService:
         if node is None or node.status == st.REVOKED:
             raise NodeRefused(f"node {name!r} is no longer enrolled")
         check_report(report)
-        turnup = {c.name: {"ok": c.ok, "detail": c.detail} for c in report.turnup}
+        turnup: dict[str, dict[str, Any]] = {
+            c.name: {"ok": c.ok, "detail": c.detail} for c in report.turnup
+        }
+        reach = turnup.get(CONTROL_PLANE_CHECK)
+        if reach is not None and not reach["ok"]:
+            # This report is the proof: the node's own check predates our return
+            # (an outage), and must not keep a reporting node out of routing.
+            turnup[CONTROL_PLANE_CHECK] = {
+                "ok": True,
+                "detail": f"reporting (the node's last check said: {str(reach['detail'])[:200]})",
+            }
         values: dict[str, Any] = {
             "roles": list(report.roles),
             "region": report.region,
@@ -147,7 +160,7 @@ class FleetService:
             revoked=False,
             draining=node.draining,
             approved=node.approved,
-            turnup_ok=all(c.ok for c in report.turnup),
+            turnup_ok=all(c["ok"] for c in turnup.values()),
             last_report_at=now,
         )
         values["status"] = st.node_status(facts, now=now, unhealthy_after=self.unhealthy_after)

@@ -235,8 +235,11 @@ class PublishService:
         self._disconnect(orphans)
 
     def reclaim(self, node_name: str, reports: list[StreamSnapshot]) -> None:
-        """An origin that came back still publishing: its orphaned streams are live again."""
+        """An origin that came back still publishing: its orphaned streams are live again.
+        One that says it lost its broadcaster while we thought it live (its
+        `PublishStopped` was lost, say while we were down) starts the grace now."""
         now = self._clock()
+        self._lost_while_away(node_name, reports, now)
         for report in reports:
             if not (
                 report.origin and report.state == "live" and report.stream_id in self._orphaned
@@ -249,6 +252,21 @@ class PublishService:
                 self._granted_at[stream.id] = now
                 self._publish_event(store.get(self._db, stream.id))
             self._orphaned.discard(report.stream_id)
+
+    def _lost_while_away(self, node_name: str, reports: list[StreamSnapshot], now: float) -> None:
+        lost = []
+        for report in reports:
+            if not report.origin or report.state != "reconnecting":
+                continue
+            if now - self._granted_at.get(report.stream_id, 0.0) < self._report_window:
+                continue  # granted since that report was made: it is stale
+            stream = store.get(self._db, report.stream_id)
+            if stream and stream.status == "live" and stream.origin_node == node_name:
+                lost.append(stream)
+        if lost:
+            # Orphaned: a report saying `live` again (a reconnect) reclaims them.
+            self._orphaned.update(s.id for s in lost)
+            self._disconnect(lost)
 
     def sweep(self) -> None:
         """End streams whose reconnect grace ran out."""

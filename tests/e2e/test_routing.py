@@ -20,7 +20,7 @@ from urllib.parse import urljoin
 import httpx
 import m3u8
 import pytest
-from fleetlib import Fleet, ffmpeg_push, node_pid, wait_for
+from fleetlib import Fleet, control_plane_pid, ffmpeg_push, node_pid, wait_for
 
 EAST = "127.1.0.21"
 WEST = "127.2.0.21"
@@ -75,7 +75,11 @@ def test_broadcasters_get_the_nearest_ingest_and_a_backup(fleet: Fleet) -> None:
 
 def test_viewers_by_prefix_draining_and_forged_forwarding(fleet: Fleet, broadcast: str) -> None:
     assert _play(fleet, broadcast, EAST).json()["edge"] == "ingest-east"
-    assert _play(fleet, broadcast, WEST).json()["edge"] == "edge-west"
+    wait_for(
+        lambda: _play(fleet, broadcast, WEST).json()["edge"] == "edge-west",
+        10,
+        "viewers routed by prefix again",
+    )
     # The loopback peer is no trusted proxy: its X-Forwarded-For is not believed.
     forged = _play(fleet, broadcast, EAST, **{"X-Forwarded-For": "127.2.0.99"})
     assert forged.json()["edge"] == "ingest-east"
@@ -90,7 +94,11 @@ def test_viewers_by_prefix_draining_and_forged_forwarding(fleet: Fleet, broadcas
         with fleet.client() as api:
             assert api.post("/api/v1/nodes/edge-west/undrain").status_code == 200
     wait_for(lambda: _healthy(fleet, "edge-west"), 10, "edge-west back from draining")
-    assert _play(fleet, broadcast, WEST).json()["edge"] == "edge-west"
+    wait_for(
+        lambda: _play(fleet, broadcast, WEST).json()["edge"] == "edge-west",
+        10,
+        "viewers routed by prefix again",
+    )
 
 
 def test_a_play_flood_is_rate_limited(fleet: Fleet, broadcast: str) -> None:
@@ -244,3 +252,71 @@ def test_origin_dies_and_the_broadcaster_moves_to_the_backup(fleet: Fleet) -> No
     assert 404 not in player.statuses, player.statuses
     assert len(player.discontinuities) <= 1, sorted(player.discontinuities)
     wait_for(lambda: _healthy(fleet, "ingest-east"), 30, "ingest-east restarted")
+
+
+def test_control_plane_outage(fleet: Fleet) -> None:
+    """Edges keep serving and counting without the control plane; new publishes are
+    refused at once; its return reconciles everything within 10 s."""
+    broadcast = "routing-outage"
+    key = fleet.create_channel(broadcast)
+    push = ffmpeg_push(f"{fleet.node('ingest-east')['rtmp']}/{key}", loop=True)
+    try:
+        # Right after the failover test, ingest-east may still be coming back.
+        wait_for(lambda: fleet.live(broadcast), 30, "the channel to go live")
+        _outage(fleet, broadcast)
+    finally:
+        push.kill()
+        push.wait()
+
+
+def _outage(fleet: Fleet, broadcast: str) -> None:
+    gone_key = fleet.create_channel("routing-gone")
+    gone = ffmpeg_push(f"{fleet.node('edge-west')['rtmp']}/{gone_key}", loop=True)
+    late_key = fleet.create_channel("routing-late")
+    urls = [_play(fleet, broadcast, source).json()["url"] for source in (EAST, WEST)]
+    viewers = Viewers({"both": urls})
+    poller = threading.Thread(target=viewers.run, daemon=True)
+    poller.start()
+    try:
+        wait_for(lambda: fleet.live("routing-gone"), 15, "the second channel to go live")
+        wait_for(lambda: _viewer_count(fleet, broadcast) == 2, 10, "two viewers")
+        pid = control_plane_pid(fleet)
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        # The broadcaster of the second channel leaves while nobody can be told.
+        gone.kill()
+        gone.wait()
+        # Edges serve without the control plane (the master playlists, with tokens).
+        assert all(httpx.get(url, timeout=10).status_code == 200 for url in urls)
+        # A publish cannot be authorized: refused at once, not hung.
+        started = time.monotonic()
+        late = ffmpeg_push(f"{fleet.node('ingest-east')['rtmp']}/{late_key}", seconds=5)
+        assert late.wait(20) != 0 and time.monotonic() - started < 10
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"{fleet.api}/play/{broadcast}.m3u8", timeout=2)
+
+        def back() -> bool:
+            try:
+                return httpx.get(f"{fleet.api}/healthz", timeout=2).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_for(back, 30, "the control plane restarted")
+        wait_for(lambda: _viewer_count(fleet, broadcast) == 2, 10, "the viewers counted again")
+        assert fleet.live(broadcast)["status"] == "live"  # type: ignore[index]
+
+        def not_live() -> bool:
+            live = fleet.live("routing-gone")
+            return live is None or live["status"] != "live"
+
+        wait_for(not_live, 10, "the stream without a publisher to leave `live`")
+    finally:
+        viewers.done.set()
+        poller.join(10)
+        gone.kill()
+        gone.wait()
+    wait_for(
+        lambda: _play(fleet, broadcast, WEST).json()["edge"] == "edge-west",
+        10,
+        "viewers routed by prefix again",
+    )
