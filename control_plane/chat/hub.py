@@ -7,7 +7,9 @@ for the app's lifetime) and the batched writes of messages to SQLite.
 from __future__ import annotations
 
 import json
+import logging
 import secrets
+import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -29,6 +31,8 @@ from control_plane.chat.sequencer import Sequencer
 from shared.tokens import InvalidToken
 
 FLUSH_SECONDS = 0.5
+
+log = logging.getLogger(__name__)
 
 
 class AuthError(Exception):
@@ -72,7 +76,11 @@ class Hub:
     async def _flush_loop(self) -> None:
         while True:
             await anyio.sleep(FLUSH_SECONDS)
-            self._flush()
+            try:
+                self._flush()
+            except sqlite3.Error:
+                # Replay storage is best effort: live chat goes on without it.
+                log.exception("could not store chat messages")
 
     def _flush(self) -> None:
         batch, self._to_store = self._to_store, []
@@ -142,6 +150,10 @@ class Hub:
     async def _run_room(self, room: Room, *, task_status: anyio.abc.TaskStatus[None]) -> None:
         try:
             await room.run(task_status=task_status)
+        except Exception:
+            # One room failing (its backend, its rows) must not end every other room;
+            # its clients were dropped with 1012 and reconnect to a fresh one.
+            log.exception("chat room %r failed", room.name)
         finally:
             if self._rooms.get(room.name) is room:
                 del self._rooms[room.name]
