@@ -40,17 +40,23 @@ async def serve(hub: Hub, channel: str, socket: WebSocket[Any, Any, Any]) -> Non
         client = Client(identity)
         room.clients.add(client)
         try:
-            await _greet(hub, room, client, socket)
-            async with anyio.create_task_group() as tg:
-                client.scope = tg.cancel_scope  # dropping the client ends both tasks
-                tg.start_soon(_write, client, socket)
-                await _read(hub, room, client, socket)
-                tg.cancel_scope.cancel()
+            await _session(hub, room, client, socket)
+        except WebSocketDisconnect:
+            pass  # gone while we greeted it
         finally:
             room.clients.discard(client)
         await _close(socket, client.close_code, client.close_reason)
     finally:
         hub.connections.release(address)
+
+
+async def _session(hub: Hub, room: Room, client: Client, socket: WebSocket[Any, Any, Any]) -> None:
+    await _greet(hub, room, client, socket)
+    async with anyio.create_task_group() as tg:
+        client.scope = tg.cancel_scope  # dropping the client ends both tasks
+        tg.start_soon(_write, client, socket)
+        await _read(hub, room, client, socket)
+        tg.cancel_scope.cancel()
 
 
 def _authenticate(hub: Hub, channel: str, socket: WebSocket[Any, Any, Any]) -> Identity:
