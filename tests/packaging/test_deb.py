@@ -400,7 +400,11 @@ def test_install_enroll_run_remove_purge(
     assert not Path("/usr/bin/glasscast").exists()
     assert not Path("/opt/venvs/glasscast").exists()
 
-    apt_get("purge", "glasscast-edge", "glasscast-common")
+    apt_get("purge", "glasscast-edge")
+    assert not any((STATE / file).exists() for file in IDENTITY)
+    assert not CONFFILE.exists() and user_exists("glasscast")
+
+    apt_get("purge", "glasscast-common")
     assert [p for p in LEFTOVERS if p.exists()] == []
     assert not user_exists("glasscast")
     with pytest.raises(KeyError):
