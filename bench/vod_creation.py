@@ -101,12 +101,17 @@ def build_hour(source: Path, live: Path, hours: float, loop_seconds: float) -> V
     return VodManifest("st_bench", "st_bench", "bench", time.time(), master, tuple(renditions))
 
 
+STEP_CPU: dict[Step, list[float]] = {}  # ours, CPU seconds per journal step
+
+
 def ours_vod(manifest: VodManifest, live: Path, vod_root: Path) -> None:
     paths = VodPaths(vod_root, manifest.vod_id)
     build.write_snapshot(paths, manifest)
     for step in ORDER[1:]:
         if step is not Step.REPORT:
+            before = time.process_time()
             build.run_step(step, paths, live)
+            STEP_CPU.setdefault(step, []).append(time.process_time() - before)
 
 
 def ffmpeg_vod(manifest: VodManifest, live: Path, out: Path) -> None:
@@ -208,6 +213,10 @@ def main() -> None:
         cpu = statistics.median(c for _, c in samples) * per_hour
         summary[side] = (wall, cpu)
         print(f"  {side:7s} wall {wall:7.2f} s   cpu {cpu:7.2f} s")
+    steps = ", ".join(
+        f"{step.value} {statistics.median(cpu) * per_hour:.2f}" for step, cpu in STEP_CPU.items()
+    )
+    print(f"  ours by step, cpu s: {steps}")
     print(f"\n{CLIP_SECONDS:g} s clip latency")
     for side, samples in clips.items():
         print(f"  {side:7s} p50 {statistics.median(samples):6.3f} s   p95 {p95(samples):6.3f} s")

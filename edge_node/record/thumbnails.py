@@ -7,6 +7,7 @@ are made by FFmpeg's own `scale` and `tile` filters and encoded as JPEG (mjpeg).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator, Sequence
 from fractions import Fraction
@@ -147,22 +148,26 @@ def _clock(seconds: float) -> str:
 
 
 def write_thumbnails(directory: Path, manifest: VodManifest) -> None:
-    """Poster, sprite sheets and the WebVTT track of a VOD being built in `directory`."""
+    """Poster, sprite sheets and the WebVTT track of a VOD being built in `directory`.
+
+    The poster comes from the top rendition; the tiles from the smallest one still as
+    tall as a tile, since decoding is most of the cost and a tile is 160x90."""
     top = manifest.top()
     if top is None:
         return
-    frames = []
-    for index, frame in enumerate(keyframes(directory / top.name, top)):
-        if index <= 1:  # the second still (10 s in) says more than a fade-in
-            write_atomic(directory / POSTER, jpeg(frame, POSTER_WIDTH))
-        frames.append(tile_frame(frame))
-    if not frames:
+    tall_enough = [r for r in manifest.renditions if r.height >= TILE_HEIGHT] or [top]
+    small = min(tall_enough, key=lambda r: (r.height, r.bandwidth))
+    posters = list(itertools.islice(keyframes(directory / top.name, top), 2))
+    if not posters:
         return
+    # The second still (10 s in) says more than a fade-in.
+    write_atomic(directory / POSTER, jpeg(posters[-1], POSTER_WIDTH))
+    frames = [tile_frame(frame) for frame in keyframes(directory / small.name, small)]
     names = []
     for index, sheet in enumerate(sprite_sheets(frames)):
         names.append(f"sprites-{index}.jpg")
         write_atomic(directory / names[-1], sheet)
-    track = vtt_track(len(frames), top.duration, names)
+    track = vtt_track(len(frames), small.duration, names)
     write_atomic(directory / SPRITE_TRACK, track.encode())
 
 
