@@ -62,7 +62,10 @@ class VodService:
             if row is None:
                 if request.replica:
                     raise NotFound(f"no VOD {request.vod_id!r} to hold a copy of")
+                self._check_origin(node, request.stream_id)
                 row = self._insert(node, request, now)
+            elif not request.replica and row["origin_node"] != node:
+                raise Conflict(f"VOD {request.vod_id!r} was made by {row['origin_node']}")
             self._db.execute(
                 """INSERT INTO vod_locations (vod_id, node, replica, recorded_at)
                    VALUES (?, ?, ?, ?) ON CONFLICT (vod_id, node) DO NOTHING""",
@@ -71,6 +74,13 @@ class VodService:
         if first:
             self._replicate_to_shield(request.vod_id, node)
         return float(row["expires_at"])
+
+    def _check_origin(self, node: str, stream_id: str) -> None:
+        """One VOD per broadcast: made by the origin that had it last. An origin the
+        stream moved away from (a takeover) holds only a fragment of it."""
+        stream = stream_store.get(self._db, stream_id)
+        if stream is not None and stream.origin_node and stream.origin_node != node:
+            raise Conflict(f"stream {stream_id} moved to {stream.origin_node}: not {node}'s VOD")
 
     def _insert(self, node: str, request: fleet_pb2.RecordVodRequest, now: float) -> dict[str, Any]:
         stream = stream_store.get(self._db, request.stream_id)

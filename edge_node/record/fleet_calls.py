@@ -14,6 +14,7 @@ import trio
 from edge_node.fleet.session import _channel
 from edge_node.fleet.state import NodeIdentity
 from edge_node.record.build import VodInfo
+from edge_node.record.recorder import VodRefused
 from shared.fleet import fleet_pb2 as pb
 from shared.fleet import fleet_pb2_grpc as pb_grpc
 
@@ -71,4 +72,7 @@ class RecordingCalls:
         try:
             return await trio.to_thread.run_sync(call, abandon_on_cancel=True)
         except grpc.RpcError as exc:
+            code = exc.code() if isinstance(exc, grpc.Call) else None
+            if code is grpc.StatusCode.FAILED_PRECONDITION:
+                raise VodRefused(exc.details() if isinstance(exc, grpc.Call) else "") from None
             raise RecordingUnavailable(str(exc)) from None

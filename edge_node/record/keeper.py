@@ -134,7 +134,7 @@ class VodKeeper:
     async def _replicate_logged(self, vod_id: str, source_url: str) -> None:
         try:
             await self.replicate(vod_id, source_url)
-        except (httpx.HTTPError, OSError, ValueError, msgspec.MsgspecError) as exc:
+        except (httpx.HTTPError, OSError, ValueError, RuntimeError, msgspec.MsgspecError) as exc:
             log.warning("VOD %s not copied from %s: %r", vod_id, source_url, exc)
 
     async def replicate(self, vod_id: str, source_url: str) -> VodInfo | None:
@@ -157,7 +157,14 @@ class VodKeeper:
                 for name in [*listing, build.FILES, build.INFO]:
                     await self._copy(client, base, name, paths.building)
             await trio.to_thread.run_sync(_publish_copy, paths)
-            expires_at = await self._report(info)
+            try:
+                expires_at = await self._report(info)
+            except BaseException:
+                # Unrecorded, it would be served but never swept: the control plane
+                # asks again (or the operator does) and it is copied afresh.
+                with trio.CancelScope(shield=True):
+                    await trio.to_thread.run_sync(remove_vod, self.vod_root, vod_id)
+                raise
             await trio.to_thread.run_sync(build.write_expiry, paths.final, expires_at)
             log.info("VOD %s copied from %s", vod_id, source_url)
             return info

@@ -24,12 +24,21 @@ from edge_node.package.registry import LiveStreams
 from edge_node.record import build
 from edge_node.record.build import VodInfo, VodPaths
 from edge_node.record.journal import Journal, Step
+from edge_node.record.keeper import remove_vod
 from edge_node.record.manifest import snapshot
 
 log = logging.getLogger("glasscast.edge.record")
 
-# (info) -> the VOD's expiry (Unix seconds); raises when the control plane is away.
+# (info) -> the VOD's expiry (Unix seconds); raises `VodRefused`, or anything else
+# when the control plane is away.
 Reporter = Callable[[VodInfo], Awaitable[float]]
+
+
+class VodRefused(RuntimeError):
+    """The control plane will not record this VOD: the stream moved to another origin
+    (a takeover), whose VOD is the broadcast's; this one is a fragment."""
+
+
 # Called before each step: tests inject crashes here.
 StepHook = Callable[[str, Step], None]
 
@@ -135,7 +144,7 @@ class Recorder:
         finally:
             self._busy.discard(vod_id)
 
-    async def _finish(self, paths: VodPaths, journal: Journal) -> VodInfo:
+    async def _finish(self, paths: VodPaths, journal: Journal) -> VodInfo | None:
         vod_id = paths.vod_id
         started = trio.current_time()
         while (step := journal.next_step) not in (None, Step.REPORT):
@@ -154,7 +163,9 @@ class Recorder:
                 info.duration,
             )
             self._hook(vod_id, Step.REPORT)
-            await self._report_until_done(info)
+            if not await self._report_until_done(info):
+                await trio.to_thread.run_sync(remove_vod, self.vod_root, vod_id)
+                return None
             journal = journal.advance(Step.REPORT)
             await trio.to_thread.run_sync(paths.write_journal, journal)
         self.made[vod_id] = info
@@ -168,11 +179,15 @@ class Recorder:
             await self._made_changed.wait()
         return self.made[vod_id]
 
-    async def _report_until_done(self, info: VodInfo) -> None:
+    async def _report_until_done(self, info: VodInfo) -> bool:
+        """True once recorded, False if refused; retries while the control plane is away."""
         delay = REPORT_RETRY_MIN
         while True:
             try:
                 expires_at = await self._report(info)
+            except VodRefused as exc:
+                log.warning("%s: VOD refused, deleting it: %s", info.vod_id, exc)
+                return False
             except Exception as exc:  # the control plane is away: it hears of it later
                 log.warning("%s: VOD not recorded yet (%s); retrying", info.vod_id, exc)
                 await trio.sleep(delay)
@@ -181,7 +196,7 @@ class Recorder:
             await trio.to_thread.run_sync(
                 build.write_expiry, VodPaths(self.vod_root, info.vod_id).final, expires_at
             )
-            return
+            return True
 
     def _hook(self, vod_id: str, step: Step) -> None:
         if self._before_step is not None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from control_plane.errors import NotFound
+from control_plane.errors import Conflict, NotFound
 from control_plane.services import Services
 from control_plane.store import nodes
 from control_plane.store import streams as stream_store
@@ -196,3 +196,15 @@ def test_the_schema_applies_twice(services: Services) -> None:
         schema.apply(services.db)
     tables = {r[0] for r in services.db.execute("SELECT name FROM sqlite_master").fetchall()}
     assert {"vods", "vod_locations", "vod_retention", "clips"} <= tables
+
+
+def test_only_the_streams_last_origin_records_its_vod(fleet: Recording) -> None:
+    with pytest.raises(Conflict):
+        fleet.vods.record("edge-west", _request())  # the stream's origin is ingest-east
+    fleet.vods.record("ingest-east", _request())
+    with pytest.raises(Conflict):
+        fleet.vods.record("edge-west", _request())
+    with pytest.raises(NotFound):
+        other = _request(replica=True)
+        other.vod_id = "st_2"
+        fleet.vods.record("shield-east", other)

@@ -13,7 +13,7 @@ import trio
 from edge_node.record import build
 from edge_node.record.build import VodInfo, VodPaths
 from edge_node.record.journal import ORDER, Step
-from edge_node.record.recorder import Recorder
+from edge_node.record.recorder import Recorder, VodRefused
 from tests.edge_node.record.conftest import Ended
 
 
@@ -135,3 +135,22 @@ async def test_a_stream_with_nothing_packaged_makes_no_vod(ended: Ended, tmp_pat
         assert await recorder.record("st_never", "chan") is None
         nursery.cancel_scope.cancel()
     assert reported == []
+
+
+async def test_a_refused_vod_is_deleted_not_retried(ended: Ended, tmp_path: Path) -> None:
+    calls = 0
+
+    async def report(info: VodInfo) -> float:
+        nonlocal calls
+        calls += 1
+        raise VodRefused("stream moved to another origin")
+
+    root = tmp_path / "vod"
+    recorder = Recorder(root, ended.live, ended.live_root, report)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(recorder.run)
+        assert await recorder.record(ended.stream_id, "chan") is None
+        nursery.cancel_scope.cancel()
+    assert calls == 1
+    assert not (root / ended.stream_id).exists()
+    assert not list((root / build.BUILDING).iterdir())
