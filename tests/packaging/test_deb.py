@@ -7,6 +7,7 @@ glasscast user, against a control plane started from the repository.
 
 from __future__ import annotations
 
+import fcntl
 import grp
 import hashlib
 import os
@@ -38,6 +39,9 @@ LEFTOVERS = (
     Path("/opt/venvs/glasscast"),
 )
 IDENTITY = ("node.key", "node.crt", "ca.crt", "enrollment.json")
+# The test installs and purges system packages: two runs on one machine would clobber
+# each other, so a run holds this lock from the build to the last purge.
+MACHINE_LOCK = Path("/run/lock/glasscast-packaging-test.lock")
 
 
 def _can_install() -> bool:
@@ -204,7 +208,21 @@ def add_changelog_entry(changelog: Path, version: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def builds(tmp_path_factory: pytest.TempPathFactory) -> tuple[Debs, Debs]:
+def machine() -> Iterator[None]:
+    MACHINE_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with MACHINE_LOCK.open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pytest.skip("another packaging test run on this machine holds the packages")
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@pytest.fixture(scope="module")
+def builds(machine: None, tmp_path_factory: pytest.TempPathFactory) -> tuple[Debs, Debs]:
     """This tree's packages (with lintian) and the next version's from a temp copy,
     built side by side offline once the wheelhouse step has run."""
     if any(installed_version(p) for p in PACKAGES):
