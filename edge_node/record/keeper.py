@@ -101,7 +101,10 @@ class VodKeeper:
             try:
                 task_status.started()
                 while True:
-                    await self.sweep()
+                    try:
+                        await self.sweep()
+                    except OSError:
+                        log.exception("VOD sweep failed; trying again later")
                     await trio.sleep(self._interval)
             finally:
                 self._nursery = None

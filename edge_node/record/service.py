@@ -79,7 +79,11 @@ class NodeRecording:
             order = command.replicate_vod
             self.keeper.replicate_soon(order.vod_id, order.source_http_url)
         elif kind == "vod_retention":
-            await self.keeper.retain(command.vod_retention.vod_id, command.vod_retention.expires_at)
+            retention = command.vod_retention
+            try:
+                await self.keeper.retain(retention.vod_id, retention.expires_at)
+            except OSError:
+                log.exception("VOD %s: retention not applied", retention.vod_id)
         elif kind == "cut_clip":
             if self.clipper is None:
                 log.warning("clip %s asked of a node that is no origin", command.cut_clip.clip_id)
