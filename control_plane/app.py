@@ -169,6 +169,11 @@ async def serve(
             log_level="warning",
             access_log=False,
             lifespan="on",
+            # Chat frames are small; a big frame is refused by uvicorn before it is
+            # buffered. Per-message deflate would compress each batched chat frame once
+            # per client, undoing what batching saves.
+            ws_max_size=64 * 1024,
+            ws_per_message_deflate=False,
         )
     )
     await server.start()
