@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -185,19 +186,32 @@ class FleetService:
         """Re-derive every node's status; returns the nodes that just went unhealthy."""
         now = self._clock()
         lost: list[str] = []
-        for node in nodes.all_nodes(self._db):
-            if node.status == st.REVOKED:
+        # Only the columns status depends on: this runs every second, and decoding
+        # every node's prefixes each time would stall the loop on a large fleet.
+        rows = self._db.query(
+            "SELECT name, status, approved, draining, turnup, last_report_at FROM nodes"
+            " WHERE status != ?",
+            [st.REVOKED],
+        )
+        for row in list(rows):
+            facts = st.NodeFacts(
+                revoked=False,
+                draining=bool(row["draining"]),
+                approved=bool(row["approved"]),
+                turnup_ok=all(c.get("ok") for c in json.loads(row["turnup"] or "{}").values()),
+                last_report_at=row["last_report_at"],
+            )
+            new = st.node_status(facts, now=now, unhealthy_after=self.unhealthy_after)
+            if new == row["status"]:
                 continue
-            new = st.node_status(_facts(node), now=now, unhealthy_after=self.unhealthy_after)
-            if new == node.status:
-                continue
+            name = row["name"]
             with self._db.conn:
-                nodes.update(self._db, node.name, {"status": new})
+                nodes.update(self._db, name, {"status": new})
             self.generation += 1
             if new == st.UNHEALTHY:
-                self._live.record_streams(node.name, [])
-                lost.append(node.name)
-            self._events.publish("node.status", {"node": node.name, "status": new})
+                self._live.record_streams(name, [])
+                lost.append(name)
+            self._events.publish("node.status", {"node": name, "status": new})
         return lost
 
     # --------------------------------------------------------- operator actions
