@@ -143,20 +143,26 @@ def _copy_packets(
 ) -> None:
     """Copy one run, its timestamps moved to begin at `start` (or, for a track that ran
     long in the run before, where that track ended: timestamps never step back)."""
-    shifts: dict[str, int] = {}
+    shifts: dict[int, int] = {}  # by input stream index
+    last: dict[int, int] = {}  # by input stream index: where its last packet ended
     streams = [s for s in source.streams if s.type in outputs]
+    kinds = {s.index: s.type for s in streams}
+    targets = {s.index: outputs[s.type] for s in streams}
+    bases = {s.index: s.time_base for s in streams}
     for packet in source.demux(streams):
-        kind = packet.stream.type
-        time_base = packet.time_base
-        if packet.dts is None or time_base is None:
+        index = packet.stream_index
+        dts = packet.dts
+        if dts is None:
             continue
-        if kind not in shifts:
-            begin = max(start, ends.get(kind, start))
-            shifts[kind] = math.ceil(begin / time_base) - packet.dts
-        shift = shifts[kind]
-        pts = packet.pts if packet.pts is not None else packet.dts
-        packet.dts += shift
-        packet.pts = pts + shift
-        ends[kind] = (packet.dts + (packet.duration or 0)) * time_base
-        packet.stream = outputs[kind]
-        sink.mux(packet)
+        shift = shifts.get(index)
+        if shift is None:
+            begin = max(start, ends.get(kinds[index], start))
+            shift = shifts[index] = math.ceil(begin / bases[index]) - dts
+        pts = packet.pts
+        packet.dts = dts + shift
+        packet.pts = (dts if pts is None else pts) + shift
+        last[index] = dts + shift + (packet.duration or 0)
+        packet.stream = targets[index]
+        sink.mux_one(packet)
+    for index, end in last.items():
+        ends[kinds[index]] = end * bases[index]
