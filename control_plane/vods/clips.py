@@ -22,7 +22,6 @@ from control_plane.errors import NotFound, TooManyRequests, Unavailable, Unproce
 from control_plane.fleet.service import FleetService
 from control_plane.store import streams as stream_store
 from control_plane.streams.catalog import iso
-from control_plane.vods import schema
 from shared.fleet import fleet_pb2
 
 MIN_SECONDS, MAX_SECONDS = 5.0, 60.0
@@ -46,8 +45,6 @@ class ClipService:
         self._fleet = fleet
         self._clock = clock
         self._per_hour = per_user_per_hour
-        with db.conn:
-            schema.apply(db)
 
     def create(
         self,

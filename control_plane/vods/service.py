@@ -29,7 +29,6 @@ from control_plane.errors import Conflict, NotFound, Unavailable, Unprocessable
 from control_plane.fleet.service import FleetService
 from control_plane.store import streams as stream_store
 from control_plane.streams.catalog import iso
-from control_plane.vods import schema
 from shared.fleet import fleet_pb2
 
 log = logging.getLogger(__name__)
@@ -49,8 +48,6 @@ class VodService:
         self._db = db
         self._fleet = fleet
         self._clock = clock
-        with db.conn:
-            schema.apply(db)
 
     # ------------------------------------------------------------- from nodes
 

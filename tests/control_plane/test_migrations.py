@@ -7,9 +7,10 @@ from control_plane.store import database
 
 def test_empty_database_migrates_to_latest(tmp_path: Path) -> None:
     db = database.connect(tmp_path / "cp.db")
-    assert database.schema_version(db) == database.LATEST_VERSION == 3
+    assert database.schema_version(db) == database.LATEST_VERSION == 4
     assert {"nodes", "enrollment_tokens", "channels", "streams"} <= set(db.table_names())
     assert {"chat_rooms", "chat_moderators", "chat_banned_words"} <= set(db.table_names())
+    assert "vods" in db.table_names()
     assert "connection_id" in db["streams"].columns_dict
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     db.close()
@@ -40,7 +41,7 @@ def test_version_1_with_data_migrates_to_2_keeping_rows(tmp_path: Path) -> None:
     db.close()
 
 
-def test_version_2_with_data_migrates_to_3_adding_chat(tmp_path: Path) -> None:
+def test_version_2_with_data_migrates_to_latest_adding_chat_and_vods(tmp_path: Path) -> None:
     path = tmp_path / "cp.db"
     db = database.connect(path, migrate_to_latest=False)
     database.migrate(db, target=2)
@@ -48,8 +49,8 @@ def test_version_2_with_data_migrates_to_3_adding_chat(tmp_path: Path) -> None:
     db.conn.commit()
     db.close()
     db = database.connect(path)
-    assert database.schema_version(db) == 3
+    assert database.schema_version(db) == 4
     assert db.table("channels").get("demo")["stream_key_hash"] == "h"
-    assert "chat_rooms" in db.table_names()
-    assert database.migrate(db) == 3
+    assert {"chat_rooms", "vods"} <= set(db.table_names())
+    assert database.migrate(db) == 4
     db.close()
