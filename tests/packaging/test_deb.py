@@ -366,7 +366,12 @@ def test_install_enroll_run_remove_purge(
     assert "/etc/glasscast/edge.toml" in run(
         ["dpkg-query", "-W", "-f=${Conffiles}", "glasscast-edge"]
     )
-    assert Path("/usr/bin/glasscast").resolve() == Path("/opt/venvs/glasscast/bin/glasscast")
+    venv = Path("/opt/venvs/glasscast")
+    assert Path("/usr/bin/glasscast").resolve() == venv / "bin" / "glasscast"
+    # Shebangs, activate and pyvenv.cfg name the installed path, not the build tree.
+    assert (venv / "bin" / "glasscast").read_text().startswith(f"#!{venv}/bin/python\n")
+    assert f'VIRTUAL_ENV="{venv}"' in (venv / "bin" / "activate").read_text().splitlines()
+    assert f"command = /usr/bin/python3.11 -m venv {venv}" in (venv / "pyvenv.cfg").read_text()
     unit = Path("/lib/systemd/system/glasscast-edge.service").read_text()
     for line in (
         "User=glasscast", "ProtectSystem=strict", "NoNewPrivileges=yes", "Restart=always",
