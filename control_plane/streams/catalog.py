@@ -12,7 +12,7 @@ from typing import Any
 import sqlite_utils
 
 from control_plane.errors import NotFound, Unavailable
-from control_plane.fleet.live import LiveFleet
+from control_plane.fleet.live import LiveFleet, StreamSnapshot
 from control_plane.fleet.service import FleetService
 from control_plane.fleet.topology import push_upstreams
 from control_plane.routing.select import NodeView
@@ -140,17 +140,23 @@ class StreamCatalog:
                 for stream_id, count in raised:
                     store.raise_peak(self._db, stream_id, count)
 
-    def renditions(self, stream_id: str) -> list[str]:
+    def _origin_report(self, stream_id: str) -> StreamSnapshot | None:
+        """What the stream's origin last said about it (renditions, ingest, lag)."""
         for _, report in self._live.reports_for(stream_id):
-            if report.origin and report.renditions:
-                return list(report.renditions)
-        return []
+            if report.origin:
+                return report
+        return None
+
+    def renditions(self, stream_id: str) -> list[str]:
+        report = self._origin_report(stream_id)
+        return list(report.renditions) if report is not None else []
 
     # --------------------------------------------------------------- live pages
 
     def describe(self, stream: Stream, channel: Channel, viewers: int) -> dict[str, Any]:
         base = self._config.public_url.rstrip("/")
         ws_base = "ws" + base[4:] if base.startswith("http") else base
+        origin = self._origin_report(stream.id)
         return {
             "channel": channel.name,
             "stream_id": stream.id,
@@ -163,7 +169,10 @@ class StreamCatalog:
             "origin_node": stream.origin_node,
             "manifest_url": f"{base}/play/{channel.name}.m3u8",
             "chat_websocket": f"{ws_base}/api/v1/chat/{channel.name}",
-            "renditions": self.renditions(stream.id),
+            "renditions": list(origin.renditions) if origin else [],
+            "ingest_bitrate": round(origin.ingest_bitrate) if origin else None,
+            "ingest_fps": round(origin.ingest_fps, 2) if origin else None,
+            "transcode_lag": round(origin.transcode_lag, 3) if origin else None,
             "thumbnail_url": self._thumbnail_url(stream),
         }
 

@@ -17,6 +17,14 @@ def test_ffmpeg_goes_live_and_every_frame_arrives(fleet: Fleet) -> None:
         assert live["status"] == "live"
         assert live["origin_node"] == "ingest-east"
         assert live["stream_id"].startswith("st_")
+        # The origin's reports carry what the operator sees: bitrate, fps, renditions.
+        busy = wait_for(
+            lambda: (s := fleet.live("ffmpeg-push")) and (s["ingest_bitrate"] or 0) > 1e6 and s,
+            15,
+            "the ingest bitrate in the live answer",
+        )
+        assert 20 < busy["ingest_fps"] < 40 and busy["transcode_lag"] is not None
+        assert {"source", "480p30", "360p30", "160p30"} <= set(busy["renditions"])
         assert push.wait(60) == 0, push.stderr.read() if push.stderr else ""
     finally:
         push.kill()
