@@ -14,6 +14,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from shared import codecs
 from shared.config import RenditionEntry
 
 AUDIO_RENDITION = "audio"
@@ -133,25 +134,20 @@ def h264_level(width: int, height: int, fps: float, maxrate: int, profile: str) 
     return _LEVELS[-1][0]
 
 
-def avc_codec_string(profile_idc: int, constraints: int, level_idc: int) -> str:
-    return f"avc1.{profile_idc:02x}{constraints:02x}{level_idc:02x}"
-
-
 def codec_string_from_avcc(avcc: bytes) -> str:
-    """RFC 6381 codec string from an AVCDecoderConfigurationRecord (bytes 1-3)."""
-    if len(avcc) < 4 or avcc[0] != 1:
-        raise LadderError("not an AVCDecoderConfigurationRecord (version 1)")
-    return avc_codec_string(avcc[1], avcc[2], avcc[3])
+    """RFC 6381 codec string from an AVCDecoderConfigurationRecord."""
+    try:
+        return codecs.avc_codec_string(avcc)
+    except ValueError as exc:
+        raise LadderError(str(exc)) from None
 
 
 def codec_string_from_asc(asc: bytes) -> str:
     """RFC 6381 codec string from an AAC AudioSpecificConfig: mp4a.40.<object type>."""
-    if not asc:
-        raise LadderError("empty AudioSpecificConfig")
-    object_type = asc[0] >> 3
-    if object_type == 31 and len(asc) >= 2:
-        object_type = 32 + (((asc[0] & 0x07) << 3) | (asc[1] >> 5))
-    return f"mp4a.40.{object_type}"
+    try:
+        return codecs.aac_codec_string(asc)
+    except ValueError as exc:
+        raise LadderError(str(exc)) from None
 
 
 def _passthrough_plan(
@@ -207,7 +203,7 @@ def _encoded_plan(
         bufsize=bufsize,
         profile=entry.profile,
         level=level,
-        codec_string=avc_codec_string(profile_idc, _CONSTRAINTS[profile_idc], level),
+        codec_string=codecs.avc_codec_string_for(profile_idc, _CONSTRAINTS[profile_idc], level),
         bandwidth=_with_audio(peak, audio_bitrate),
         average_bandwidth=_with_audio(entry.video_bitrate, audio_bitrate),
     )

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shared.codecs import parse_asc
+
 from ._errors import RtmpProtocolError
 
 
@@ -113,23 +115,6 @@ def parse_audio(body: bytes) -> AudioBody:
     raise RtmpProtocolError(f"unknown AAC packet type {body[1]}")
 
 
-_AAC_RATES = (
-    96000,
-    88200,
-    64000,
-    48000,
-    44100,
-    32000,
-    24000,
-    22050,
-    16000,
-    12000,
-    11025,
-    8000,
-    7350,
-)
-
-
 class _Bits:
     """MSB-first bit reader; running off the end raises ValueError."""
 
@@ -165,14 +150,10 @@ class _Bits:
 def audio_specific_config_info(asc: bytes) -> tuple[int, int]:
     """(sample rate, channels) from an AudioSpecificConfig; zeros when unreadable."""
     try:
-        bits = _Bits(asc)
-        if bits.u(5) == 31:
-            bits.u(6)
-        index = bits.u(4)
-        rate = bits.u(24) if index == 15 else (_AAC_RATES[index] if index < 13 else 0)
-        return rate, bits.u(4)
+        config = parse_asc(asc)
     except ValueError:
         return 0, 0
+    return config.sample_rate, config.channels
 
 
 def avc_dimensions(record: bytes) -> tuple[int, int]:

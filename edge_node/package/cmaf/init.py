@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from edge_node.media import TrackInfo
 from edge_node.package.cmaf.boxes import UNITY_MATRIX, box, brands, full_box
-from edge_node.package.cmaf.codecs import parse_asc
+from shared.codecs import parse_asc
 
 _LANGUAGE_UND = 0x55C4  # 'und' packed as three 5-bit letters
 _MOVIE_TIMESCALE = 1000

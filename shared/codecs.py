@@ -1,7 +1,8 @@
-"""RFC 6381 codec strings and the few decoder-config fields a packager needs.
+"""Codec configuration records: RFC 6381 codec strings and the AAC config fields.
 
-The CODECS attribute must name exactly what is in the fragments, so it is read from
-the avcC record and the AudioSpecificConfig themselves rather than from the ladder.
+Pure and dependency-free, shared by ingest (what a broadcaster sent), the ladder (what
+a rendition will be) and the packager: the CODECS attribute must name exactly what is
+in the fragments, so it is read from the avcC record and the AudioSpecificConfig.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # ISO/IEC 14496-3 sampling_frequency_index -> Hz.
-_AAC_RATES = (
+AAC_SAMPLE_RATES = (
     96000,
     88200,
     64000,
@@ -26,11 +27,16 @@ _AAC_RATES = (
 )
 
 
+def avc_codec_string_for(profile_idc: int, constraints: int, level_idc: int) -> str:
+    """`avc1.PPCCLL` from the three fields (for a rendition not yet encoded)."""
+    return f"avc1.{profile_idc:02x}{constraints:02x}{level_idc:02x}"
+
+
 def avc_codec_string(avcc: bytes) -> str:
     """`avc1.PPCCLL` from an AVCDecoderConfigurationRecord (profile, constraints, level)."""
     if len(avcc) < 4 or avcc[0] != 1:
         raise ValueError("not an AVCDecoderConfigurationRecord")
-    return f"avc1.{avcc[1]:02x}{avcc[2]:02x}{avcc[3]:02x}"
+    return avc_codec_string_for(avcc[1], avcc[2], avcc[3])
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +69,8 @@ def parse_asc(asc: bytes) -> AacConfig:
     index = bits.read(4)
     if index == 15:
         sample_rate = bits.read(24)
-    elif index < len(_AAC_RATES):
-        sample_rate = _AAC_RATES[index]
+    elif index < len(AAC_SAMPLE_RATES):
+        sample_rate = AAC_SAMPLE_RATES[index]
     else:
         raise ValueError(f"reserved AAC sampling frequency index {index}")
     channels = bits.read(4)
