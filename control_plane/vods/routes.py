@@ -4,6 +4,8 @@ GET    /api/v1/vods?channel=                   VODs, newest first
 GET    /api/v1/vods/{id}                       one VOD: duration, renditions, paths,
                                                size, storage tier, locations
 GET    /api/v1/vods/{id}/chat?after=&limit=    chat replay (offsets from the start)
+GET    /api/v1/vods/{id}/play?edge=            {"vod_id", "edge", "url"}: the VOD master on
+                                               the edge chosen for the caller (or named)
 DELETE /api/v1/vods/{id}                       operator: delete everywhere
 POST   /api/v1/vods/{id}/locations {"node"}    operator: copy it to that node
 DELETE /api/v1/vods/{id}/locations/{node}      operator: drop that node's copy
@@ -25,6 +27,7 @@ from litestar.types import ControllerRouterHandler
 
 from control_plane import auth, clients
 from control_plane.services import Services
+from control_plane.vods import play
 from control_plane.vods.deps import Recording, attach
 from control_plane.vods.schemas import ClipCreate, LocationAdd, RetentionSet
 
@@ -55,6 +58,29 @@ class VodController(Controller):
     ) -> dict[str, Any]:
         messages = recording.vods.chat(vod_id, after, max(1, min(limit, 1000)))
         return {"vod_id": vod_id, "messages": messages}
+
+    @get("/{vod_id:str}/play")
+    async def play(
+        self,
+        vod_id: FromPath[str],
+        request: Request[Any, Any, Any],
+        recording: RecordingDep,
+        services: NamedDependency[Services],
+        proxies: NamedDependency[clients.TrustedProxies],
+        edge: FromQuery[str | None] = None,
+    ) -> dict[str, Any]:
+        vod = recording.vods.describe(vod_id)
+        peer = request.client.host if request.client else ""
+        chosen = play.choose(
+            services.catalog.routing(),
+            services.fleet.loads,
+            services.config.routing.spill_threshold,
+            client_address=proxies.client_address(peer, request.headers.get("x-forwarded-for")),
+            channel=vod["channel"],
+            requested_edge=edge,
+        )
+        target = play.play_target(vod_id, vod["playlist_path"], chosen)
+        return {"vod_id": target.vod_id, "edge": target.edge, "url": target.url}
 
     @delete("/{vod_id:str}", guards=[auth.admin_guard], status_code=204)
     async def delete_vod(self, vod_id: FromPath[str], recording: RecordingDep) -> None:

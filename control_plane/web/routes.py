@@ -1,7 +1,16 @@
-"""The viewer-facing pages: the landing page, the watch page and their static files.
+"""The viewer-facing pages: the landing page, the watch pages and their static files.
+
+    /                      live channels, then recent broadcasts (VODs)
+    /watch/{channel}       the live page: LL-HLS, chat, the channel's past broadcasts
+    /watch/vod/{vod_id}    a recording: hls.js in VOD mode from the edge that
+                           `GET /api/v1/vods/{id}/play` names (`?edge=NAME` on the page
+                           asks for that edge instead), seek bar with sprite thumbnails
+                           from the WebVTT track, chat replayed at the playhead
 
 Pages are plain HTML with a little vanilla JS; hls.js is vendored into
 ``static/vendor/`` by the set-up step (npm ci + copy), never fetched from a CDN.
+The VOD page is served for any id: whether the recording exists is the API's
+answer, which the page shows.
 """
 
 from __future__ import annotations
@@ -38,6 +47,10 @@ def render_watch(channel: str) -> str:
     return _template("watch.html").replace("{channel}", safe).replace("{title}", safe)
 
 
+def render_vod(vod_id: str) -> str:
+    return _template("vod.html").replace("{vod_id}", html.escape(vod_id, quote=True))
+
+
 def build(deps: WebDeps) -> list[ControllerRouterHandler]:
     @get("/", media_type=MediaType.HTML, include_in_schema=False, sync_to_thread=False)
     def landing() -> str:
@@ -55,10 +68,19 @@ def build(deps: WebDeps) -> list[ControllerRouterHandler]:
             return Response(body, status_code=404, media_type=MediaType.HTML)
         return Response(render_watch(channel), media_type=MediaType.HTML)
 
+    @get(
+        "/watch/vod/{vod_id:str}",
+        media_type=MediaType.HTML,
+        include_in_schema=False,
+        sync_to_thread=False,
+    )
+    def watch_vod(vod_id: FromPath[str]) -> str:
+        return render_vod(vod_id)
+
     static = create_static_files_router(
         path="/static",
         directories=[STATIC],
         include_in_schema=False,
         cache_control=CacheControlHeader(max_age=300),
     )
-    return [landing, watch, static]
+    return [landing, watch, watch_vod, static]

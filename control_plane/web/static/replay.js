@@ -1,0 +1,93 @@
+// Chat replay beside a VOD: a message appears when the playhead passes its offset
+// from the broadcast's start. Pages of `/api/v1/vods/{id}/chat?after=` are fetched
+// ahead of the playhead; a seek back, or a jump past what was fetched, starts a
+// new window a little before the playhead so only the right messages show.
+"use strict";
+
+(() => {
+  const vodId = document.body.dataset.vod;
+  const video = document.getElementById("video");
+  const list = document.getElementById("messages");
+  const AHEAD = 30; // seconds of chat fetched beyond the playhead
+  const BACKLOG = 60; // seconds of chat shown before the playhead after a jump
+  const PAGE = 200;
+  const MAX_SHOWN = 150; // a hot room's hour would be a million rows
+  const state = {
+    windowStart: -1, // messages with offset > windowStart are held
+    fetchedTo: -1, // every message up to this offset is held (after windowStart)
+    done: false, // the server has nothing after fetchedTo
+    pending: [], // fetched, not shown yet, by offset
+    lastShown: -Infinity,
+    generation: 0, // bumped by a reset so a late page of an old window is dropped
+    fetching: false,
+  };
+  window.glasscastReplay = state; // for tests and the curious
+
+  function reset(time) {
+    state.generation += 1;
+    state.windowStart = Math.max(-1, time - BACKLOG);
+    state.fetchedTo = state.windowStart;
+    state.done = false;
+    state.pending = [];
+    state.lastShown = -Infinity;
+    state.fetching = false;
+    list.replaceChildren();
+  }
+
+  async function fetchPage() {
+    const generation = state.generation;
+    state.fetching = true;
+    try {
+      const query = `after=${state.fetchedTo}&limit=${PAGE}`;
+      const response = await fetch(`/api/v1/vods/${encodeURIComponent(vodId)}/chat?${query}`);
+      if (!response.ok) throw new Error(`chat replay answered ${response.status}`);
+      const body = await response.json();
+      if (generation !== state.generation) return;
+      const messages = body.messages || [];
+      state.pending.push(...messages);
+      if (messages.length) state.fetchedTo = messages[messages.length - 1].offset_seconds;
+      state.done = messages.length < PAGE;
+    } catch (error) {
+      console.warn("chat replay unavailable", error);
+      if (generation === state.generation) state.done = true;
+    } finally {
+      if (generation === state.generation) state.fetching = false;
+    }
+  }
+
+  function render(message) {
+    const item = document.createElement("li");
+    item.dataset.id = message.id;
+    item.dataset.offset = String(message.offset_seconds);
+    const who = document.createElement("span");
+    who.className = "who";
+    who.style.color = message.color || "";
+    who.textContent = message.name;
+    const text = document.createElement("span");
+    text.textContent = message.content;
+    item.append(who, text);
+    return item;
+  }
+
+  function tick() {
+    const time = video.currentTime;
+    const jumpedAhead = !state.done && time > state.fetchedTo + AHEAD;
+    if (time < state.lastShown || time < state.windowStart || jumpedAhead) reset(time);
+    const due = [];
+    while (state.pending.length && state.pending[0].offset_seconds <= time) {
+      due.push(state.pending.shift());
+    }
+    if (due.length) {
+      const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+      list.append(...due.map(render));
+      while (list.childElementCount > MAX_SHOWN) list.firstElementChild.remove();
+      state.lastShown = due[due.length - 1].offset_seconds;
+      if (atBottom) list.scrollTop = list.scrollHeight;
+    }
+    if (!state.done && !state.fetching && state.fetchedTo < time + AHEAD) fetchPage();
+  }
+
+  video.addEventListener("seeking", tick);
+  video.addEventListener("timeupdate", tick);
+  setInterval(tick, 250); // timeupdate fires only every ~250 ms, and not while paused
+})();
