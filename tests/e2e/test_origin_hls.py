@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -146,12 +147,15 @@ def test_segments_decode_start_on_keyframes_and_align(ladder: str, tmp_path: Pat
 
 
 def test_blocking_reload_waits_for_the_next_part(ladder: str) -> None:
-    url = _rendition_urls(ladder)[-1]
-    playlist = _wait_segments(url, 1)
-    last = _complete(playlist)[-1]
-    msn = playlist.media_sequence + len(_complete(playlist)) + 1
-    answer = httpx.get(f"{url}&_HLS_msn={msn}&_HLS_part=0", timeout=15)
+    url = _rendition_urls(ladder)[0]
+    _wait_segments(url, 1)
+    text = _get(url).text
+    hint = re.search(r'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="([0-9]+)\.([0-9]+)\.m4s', text)
+    assert hint, "no preload hint"
+    msn, part = int(hint.group(1)), int(hint.group(2))
+    # Held until the hinted part exists, then answered with it listed.
+    answer = httpx.get(f"{url}&_HLS_msn={msn}&_HLS_part={part}", timeout=15)
     assert answer.status_code == 200
-    assert f"{msn}.0" in answer.text or last.uri in answer.text
+    assert f'URI="{msn}.{part}.m4s"' in answer.text
     too_far = httpx.get(f"{url}&_HLS_msn={msn + 50}", timeout=15)
     assert too_far.status_code == 400

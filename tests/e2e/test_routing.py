@@ -249,9 +249,13 @@ def test_origin_dies_and_the_broadcaster_moves_to_the_backup(fleet: Fleet) -> No
         push.kill()
         push.wait()
         time.sleep(1.0)  # the broadcaster notices and reconnects to its backup URL
+        # Like OBS, it retries while the control plane still sees the old connection.
         push = ffmpeg_push(f"{backup['url']}/{key}", loop=True)
 
         def moved() -> dict[str, object] | None:
+            nonlocal push
+            if push.poll() is not None:
+                push = ffmpeg_push(f"{backup['url']}/{key}", loop=True)
             live = fleet.live("failover")
             return live if live and live["origin_node"] == "edge-west" else None
 
