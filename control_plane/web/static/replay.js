@@ -1,17 +1,18 @@
 // Chat replay beside a VOD: a message appears when the playhead passes its offset
 // from the broadcast's start. Pages of `/api/v1/vods/{id}/chat?after=` are fetched
-// ahead of the playhead; a seek back, or a jump past what was fetched, starts a
-// new window a little before the playhead so only the right messages show.
+// just ahead of the playhead (a page at a time, so a hot room's hour is never held
+// whole); a seek, or the playhead outrunning the fetches, starts a new window a
+// little before the playhead so exactly the messages said before it show.
 "use strict";
 
 (() => {
   const vodId = document.body.dataset.vod;
   const video = document.getElementById("video");
   const list = document.getElementById("messages");
-  const AHEAD = 30; // seconds of chat fetched beyond the playhead
-  const BACKLOG = 60; // seconds of chat shown before the playhead after a jump
+  const AHEAD = 10; // seconds of chat fetched beyond the playhead
+  const BACKLOG = 30; // seconds of chat shown before the playhead after a jump
   const PAGE = 200;
-  const MAX_SHOWN = 150; // a hot room's hour would be a million rows
+  const MAX_SHOWN = 150; // older lines leave the panel
   const state = {
     windowStart: -1, // messages with offset > windowStart are held
     fetchedTo: -1, // every message up to this offset is held (after windowStart)
@@ -53,6 +54,8 @@
     } finally {
       if (generation === state.generation) state.fetching = false;
     }
+    // Straight on to the next page while the playhead is ahead of what is held.
+    if (generation === state.generation) tick();
   }
 
   function render(message) {
@@ -73,21 +76,30 @@
     const time = video.currentTime;
     const jumpedAhead = !state.done && time > state.fetchedTo + AHEAD;
     if (time < state.lastShown || time < state.windowStart || jumpedAhead) reset(time);
-    const due = [];
-    while (state.pending.length && state.pending[0].offset_seconds <= time) {
-      due.push(state.pending.shift());
+    let due = 0;
+    while (due < state.pending.length && state.pending[due].offset_seconds <= time) due += 1;
+    const behind = !state.done && state.fetchedTo < time;
+    if (behind && due > MAX_SHOWN) {
+      // Catching up after a jump: only the newest lines can still be shown.
+      state.pending.splice(0, due - MAX_SHOWN);
+      due = MAX_SHOWN;
     }
-    if (due.length) {
+    if (due && !behind) {
+      const shown = state.pending.splice(0, due);
       const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
-      list.append(...due.map(render));
+      list.append(...shown.slice(-MAX_SHOWN).map(render));
       while (list.childElementCount > MAX_SHOWN) list.firstElementChild.remove();
-      state.lastShown = due[due.length - 1].offset_seconds;
+      state.lastShown = shown[shown.length - 1].offset_seconds;
       if (atBottom) list.scrollTop = list.scrollHeight;
     }
-    if (!state.done && !state.fetching && state.fetchedTo < time + AHEAD) fetchPage();
+    const wanted = state.fetchedTo < time + AHEAD && state.pending.length < PAGE;
+    if (!state.done && !state.fetching && wanted) fetchPage();
   }
 
-  video.addEventListener("seeking", tick);
+  video.addEventListener("seeking", () => {
+    reset(video.currentTime);
+    tick();
+  });
   video.addEventListener("timeupdate", tick);
   setInterval(tick, 250); // timeupdate fires only every ~250 ms, and not while paused
 })();
