@@ -21,7 +21,7 @@ stream's first segment.
 Rounds alternate ours and nginx, each with its own fresh channel / stream name.
 Target (issue 4): part p95 under 100 ms plus one frame (1/fps) of encoder delay.
 
-    .venv/bin/python bench/part_latency.py [--seconds 24] [--rounds 2]
+    .venv/bin/python bench/part_latency.py [--seconds 30] [--rounds 2]
 """
 
 from __future__ import annotations
@@ -327,11 +327,11 @@ def nginx_samples(found: list[tuple[int, float, float]]) -> list[Sample]:
 
 
 def start_fleet(state_dir: Path) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
-    log = (state_dir.parent / "up.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "shared.cli", "up", "--no-demo", "--state-dir", str(state_dir)],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
+    with (state_dir.parent / "up.log").open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "shared.cli", "up", "--no-demo", "--state-dir", str(state_dir)],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -394,7 +394,15 @@ def create_channel(fleet: dict[str, Any], name: str) -> str:
     return str(answer.json()["stream_key"])
 
 
-def round_ours(fleet: dict[str, Any], tmp: Path, round_: int, seconds: float) -> Observed:
+@dataclass(frozen=True)
+class OursRound:
+    """One round at our origin, in milliseconds."""
+
+    parts: dict[str, list[float]]
+    segments: list[float]
+
+
+def round_ours(fleet: dict[str, Any], tmp: Path, round_: int, seconds: float) -> OursRound:
     channel = f"latency{round_}"
     rtmp = next(n["rtmp"] for n in fleet["nodes"] if n["name"] == "ingest-east")
     publisher = Publisher(
@@ -404,13 +412,13 @@ def round_ours(fleet: dict[str, Any], tmp: Path, round_: int, seconds: float) ->
         observed = trio.run(watch_origin, fleet, channel, publisher.started + seconds - 0.2)
     finally:
         publisher.finish()
-    return Observed(
-        parts={r: _as_latency(s, publisher.sends) for r, s in observed.parts.items()},
-        segments=_as_latency(observed.segments, publisher.sends),
+    return OursRound(
+        parts={r: latencies(s, publisher.sends) for r, s in observed.parts.items()},
+        segments=latencies(observed.segments, publisher.sends),
     )
 
 
-def round_nginx(rtmp: int, http: int, tmp: Path, round_: int, seconds: float) -> list[Sample]:
+def round_nginx(rtmp: int, http: int, tmp: Path, round_: int, seconds: float) -> list[float]:
     name = f"latency{round_}"
     publisher = Publisher(
         f"rtmp://127.0.0.1:{rtmp}/live/{name}", seconds, tmp / f"nginx-{name}.log"
@@ -420,16 +428,7 @@ def round_nginx(rtmp: int, http: int, tmp: Path, round_: int, seconds: float) ->
         found = trio.run(watch_nginx, base, publisher.started + seconds - 0.2)
     finally:
         publisher.finish()
-    return _as_latency(nginx_samples(found), publisher.sends)
-
-
-def _as_latency(samples: list[Sample], sends: dict[int, float]) -> list[Sample]:
-    """Samples whose `fetchable` is replaced by the latency in ms (for the report)."""
-    return [
-        Sample(s.last_frame, (s.fetchable - sends[s.last_frame]) * 1000)
-        for s in samples
-        if s.last_frame in sends
-    ]
+    return latencies(nginx_samples(found), publisher.sends)
 
 
 def summary(values: list[float]) -> str:
@@ -474,7 +473,7 @@ def report(parts: dict[str, list[float]], ours: list[float], nginx: list[float])
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=24, help="media pushed per round and side")
+    parser.add_argument("--seconds", type=float, default=30, help="media pushed per round and side")
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     parts: dict[str, list[float]] = {r: [] for r in RENDITIONS}
@@ -491,16 +490,16 @@ def main() -> None:
                     for side in sides:
                         if side == "ours":
                             observed = round_ours(fleet, tmp, round_, args.seconds)
-                            for rendition, samples in observed.parts.items():
-                                parts[rendition] += [s.fetchable for s in samples]
-                            ours += [s.fetchable for s in observed.segments]
+                            for rendition, values in observed.parts.items():
+                                parts[rendition] += values
+                            ours += observed.segments
                             counts = {r: len(s) for r, s in observed.parts.items()}
                             print(f"round {round_ + 1} ours: parts {counts}, "
                                   f"segments {len(observed.segments)}", flush=True)  # fmt: skip
                         else:
-                            samples = round_nginx(rtmp, http, tmp, round_, args.seconds)
-                            nginx += [s.fetchable for s in samples]
-                            print(f"round {round_ + 1} nginx: segments {len(samples)}", flush=True)
+                            values = round_nginx(rtmp, http, tmp, round_, args.seconds)
+                            nginx += values
+                            print(f"round {round_ + 1} nginx: segments {len(values)}", flush=True)
             finally:
                 stop(nginx_process)
         finally:
