@@ -86,6 +86,10 @@ class RtmpSection(Section):
     handoff_queue: int = 1024
     # When set, every publish is also written raw to `<record_dir>/<channel>-<id>.flv`.
     record_dir: str = ""
+    # Seconds to let a live publisher's frames gather between socket reads: fewer
+    # wake-ups (about 1% of a core less per stream) for that much added latency. Off by
+    # default: low-latency HLS parts wait for their last frame.
+    read_coalesce: float = 0.0
 
 
 class HttpSection(Section):
@@ -365,6 +369,8 @@ def _validate_edge(c: EdgeConfig) -> None:
     if c.node.longitude is not None and not -180 <= c.node.longitude <= 180:
         raise ConfigError("node.longitude", "must be within -180..180")
     _check_port("rtmp.port", c.rtmp.port)
+    if not 0 <= c.rtmp.read_coalesce <= 1:
+        raise ConfigError("rtmp.read_coalesce", "must be within 0..1 seconds")
     _check_port("http.port", c.http.port)
     if bool(c.http.tls_cert) != bool(c.http.tls_key):
         raise ConfigError("http.tls_key", "tls_cert and tls_key go together")

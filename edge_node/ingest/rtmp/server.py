@@ -49,10 +49,9 @@ log = logging.getLogger(__name__)
 RECEIVE_SIZE = 256 * 1024
 # A live encoder writes each frame as it is made, so a reader that wakes for every write
 # wakes ~100 times a second, and each wake-up of a trio task costs ~0.1 ms of CPU on
-# a small VM (bench/ingest_rtmp.py --realtime). While publishing and keeping up (short
-# reads), let this much arrive between reads: ~4x fewer wake-ups for 40 ms of latency.
-# Full reads (a backlog) are followed by the next read at once.
-COALESCE_SECONDS = 0.04
+# a small VM (bench/ingest_rtmp.py --realtime). `rtmp.read_coalesce` lets frames gather
+# between reads while publishing and keeping up (short reads): 40 ms gives ~4x fewer
+# wake-ups for 40 ms of latency. Full reads (a backlog) are followed by the next at once.
 # How long a granted publish's `stopped` notice may take when the connection is torn down.
 STOPPED_NOTICE_TIMEOUT = 5.0
 
@@ -214,8 +213,8 @@ class _Session:
             event = conn.next_event()
             if isinstance(event, Sentinel):
                 await self._flush()
-                if self._grant is not None and keeping_up:
-                    await trio.sleep(COALESCE_SECONDS)
+                if self._grant is not None and keeping_up and self._config.read_coalesce > 0:
+                    await trio.sleep(self._config.read_coalesce)
                 with trio.fail_at(self._deadline):
                     data = await self._stream.receive_some(RECEIVE_SIZE)
                 conn.receive_data(data)
