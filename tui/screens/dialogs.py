@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
+
+T = TypeVar("T")
 
 DIALOG_CSS = """
 .dialog {
@@ -107,6 +110,33 @@ class SecretDialog(ModalScreen[None]):
         self.dismiss(None)
 
 
+class _Form(ModalScreen[T]):
+    """A dialog of inputs: Enter or the primary button submits, Escape or Cancel dismisses.
+
+    Subclasses compose their fields (the first `Input` gets the focus) and `_submit`.
+    """
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def on_mount(self) -> None:
+        self.query(Input).first().focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self._submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "cancel":
+            self.dismiss(None)
+        else:
+            self._submit()
+
+    def _submit(self) -> None:
+        raise NotImplementedError
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
 @dataclass(frozen=True, slots=True)
 class ChannelRequest:
     name: str
@@ -114,9 +144,8 @@ class ChannelRequest:
     category: str
 
 
-class ChannelForm(ModalScreen[ChannelRequest | None]):
+class ChannelForm(_Form[ChannelRequest | None]):
     DEFAULT_CSS = "ChannelForm { align: center middle; }" + DIALOG_CSS
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -128,18 +157,6 @@ class ChannelForm(ModalScreen[ChannelRequest | None]):
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel")
                 yield Button("Create", id="create", variant="primary")
-
-    def on_mount(self) -> None:
-        self.query_one("#name", Input).focus()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self._submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "create":
-            self._submit()
-        else:
-            self.dismiss(None)
 
     def _submit(self) -> None:
         name = self.query_one("#name", Input).value.strip()
@@ -154,15 +171,11 @@ class ChannelForm(ModalScreen[ChannelRequest | None]):
             )
         )
 
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
-
-class ChannelPrompt(ModalScreen[str | None]):
+class ChannelPrompt(_Form[str | None]):
     """Ask which channel an action is for, prefilled with the likely one."""
 
     DEFAULT_CSS = "ChannelPrompt { align: center middle; }" + DIALOG_CSS
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, title: str, suggestion: str = "") -> None:
         super().__init__()
@@ -177,24 +190,9 @@ class ChannelPrompt(ModalScreen[str | None]):
                 yield Button("Cancel", id="cancel")
                 yield Button("OK", id="ok", variant="primary")
 
-    def on_mount(self) -> None:
-        self.query_one("#channel", Input).focus()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self._submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "ok":
-            self._submit()
-        else:
-            self.dismiss(None)
-
     def _submit(self) -> None:
         value = self.query_one("#channel", Input).value.strip()
         self.dismiss(value or None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,9 +202,8 @@ class TokenRequest:
     manual_approval: bool
 
 
-class TokenForm(ModalScreen[TokenRequest | None]):
+class TokenForm(_Form[TokenRequest | None]):
     DEFAULT_CSS = "TokenForm { align: center middle; }" + DIALOG_CSS
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -219,18 +216,6 @@ class TokenForm(ModalScreen[TokenRequest | None]):
                 yield Button("Cancel", id="cancel")
                 yield Button("Create", id="create", variant="primary")
 
-    def on_mount(self) -> None:
-        self.query_one("#node", Input).focus()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self._submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "create":
-            self._submit()
-        else:
-            self.dismiss(None)
-
     def _submit(self) -> None:
         ttl_text = self.query_one("#ttl", Input).value.strip()
         ttl: int | None = None
@@ -242,6 +227,3 @@ class TokenForm(ModalScreen[TokenRequest | None]):
         node = self.query_one("#node", Input).value.strip() or None
         manual = self.query_one("#manual", Checkbox).value
         self.dismiss(TokenRequest(node, ttl, manual))
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
