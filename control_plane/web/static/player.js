@@ -47,14 +47,10 @@
   function startHls(url) {
     hls = new Hls({ lowLatencyMode: true, backBufferLength: 90 });
     window.glasscastHls = hls; // for tests and the curious
-    hls.on(Hls.Events.MANIFEST_PARSED, (_event, data) => {
-      fillQualities(data.levels);
+    glasscastQuality.attach(quality, hls);
+    hls.on(Hls.Events.MANIFEST_PARSED, () => {
       statusLine.textContent = "";
       video.play().catch(() => {});
-    });
-    hls.on(Hls.Events.LEVEL_SWITCHED, (_event, data) => {
-      const level = hls.levels[data.level];
-      quality.options[0].textContent = level ? `auto (${levelName(level)})` : "auto";
     });
     hls.on(Hls.Events.LEVEL_UPDATED, (_event, data) => {
       const details = data.details;
@@ -75,25 +71,6 @@
     hls.loadSource(url);
     hls.attachMedia(video);
   }
-
-  function levelName(level) {
-    if (level.height) return `${level.height}p`;
-    return `${Math.round(level.bitrate / 1000)} kbps`;
-  }
-
-  function fillQualities(levels) {
-    const options = levels.map((level, index) => {
-      const option = document.createElement("option");
-      option.value = String(index);
-      option.textContent = `${levelName(level)} · ${Math.round(level.bitrate / 1000)} kbps`;
-      return option;
-    });
-    quality.replaceChildren(quality.options[0], ...options);
-  }
-
-  quality.addEventListener("change", () => {
-    if (hls) hls.currentLevel = Number(quality.value); // -1 lets ABR choose
-  });
 
   function liveEdge() {
     if (hls && Number.isFinite(hls.liveSyncPosition)) return hls.liveSyncPosition;
