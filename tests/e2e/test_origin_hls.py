@@ -20,7 +20,8 @@ EAST_VIEWER = "127.1.0.7"  # inside ingest-east's prefixes
 def ladder(fleet: Fleet) -> Iterator[str]:
     """The origin's master playlist URL (with its viewer token) while a push runs."""
     key = fleet.create_channel("ladder")
-    push = ffmpeg_push(f"{fleet.node('ingest-east')['rtmp']}/{key}")
+    # Looped: the tests below outlast one pass of the 10 s clip.
+    push = ffmpeg_push(f"{fleet.node('ingest-east')['rtmp']}/{key}", loop=True)
     try:
         wait_for(lambda: fleet.live("ladder"), 15, "the channel to go live")
         with fleet.client(source=EAST_VIEWER) as api:
