@@ -12,11 +12,16 @@ import uvicorn
 
 
 class ServerThread:
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, sndbuf: int | None = None, ws_max_size: int = 1 << 20) -> None:
         self._sock = socket.socket()
+        if sndbuf is not None:
+            # Accepted sockets inherit it; a fixed size turns off the kernel's autotuning,
+            # so a stalled reader backs up into the server after kilobytes, not megabytes.
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
         self._sock.bind(("127.0.0.1", 0))
         self.port = int(self._sock.getsockname()[1])
-        self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+        config = uvicorn.Config(app, log_level="warning", lifespan="on", ws_max_size=ws_max_size)
+        self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=lambda: asyncio.run(self._server.serve(sockets=[self._sock])), daemon=True
         )

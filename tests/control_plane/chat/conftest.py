@@ -7,11 +7,8 @@ token "op-token". Tests talk to it with real `websockets` clients.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import socket
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlite_utils
-import uvicorn
+from browser.serve import ServerThread
 from litestar import Litestar
 from websockets.sync.client import ClientConnection, connect
 
@@ -49,38 +46,6 @@ def make_deps(db_path: Path, signer: TokenSigner, **overrides: Any) -> ChatDeps:
         is_broadcaster=lambda channel, token: CHANNELS.get(channel) == token,
         stream_started_at=lambda channel: STARTED_AT,
     )
-
-
-class ServerThread:
-    """uvicorn in a thread with its own event loop, on a port picked by the kernel."""
-
-    def __init__(self, app: Litestar, sndbuf: int | None = None) -> None:
-        self._sock = socket.socket()
-        if sndbuf is not None:
-            # Accepted sockets inherit it; a fixed size turns off the kernel's autotuning,
-            # so a stalled reader backs up into the server after kilobytes, not megabytes.
-            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
-        self._sock.bind(("127.0.0.1", 0))
-        self.port = self._sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", lifespan="on", ws_max_size=1 << 20)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=lambda: asyncio.run(self._server.serve(sockets=[self._sock])), daemon=True
-        )
-
-    def __enter__(self) -> ServerThread:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("chat test server did not start")
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-        self._sock.close()
 
 
 class Chat:
