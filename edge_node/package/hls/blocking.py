@@ -25,10 +25,13 @@ def decide(pl: MediaPlaylist, msn: int | None, part: int | None) -> Blocking:
     complete = pl.last_complete_msn
     if msn > complete + MAX_SEGMENTS_AHEAD:
         return Blocking.TOO_FAR
-    # A complete segment answers a request for any of its parts: it may have ended with
-    # fewer parts than a client guessed from the preload hint.
     if msn <= complete:
-        return Blocking.READY
+        # A keyframe may close a segment before the part a client guessed from the preload
+        # hint: a part index past its last part means part 0 of the next segment.
+        seg = pl.segment(msn)
+        if part is None or seg is None or part < len(seg.parts):
+            return Blocking.READY
+        msn, part = msn + 1, 0
     last = pl.last_part()
     if part is not None and last is not None and (msn, part) <= last:
         return Blocking.READY

@@ -220,6 +220,12 @@ class MediaPlaylist:
                 return seg.msn
         return self._start_msn - 1
 
+    def segment(self, msn: int) -> Segment | None:
+        """The held segment numbered `msn`, if the window still holds it."""
+        if not self.segments or not self.segments[0].msn <= msn <= self.segments[-1].msn:
+            return None
+        return self.segments[msn - self.segments[0].msn]
+
     def last_part(self) -> tuple[int, int] | None:
         """(msn, part index) of the newest part, for rendition reports and blocking."""
         for seg in reversed(self.segments):

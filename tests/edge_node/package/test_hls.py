@@ -142,7 +142,9 @@ def test_blocking_decisions() -> None:
     assert decide(pl, None, 3) is Blocking.TOO_FAR
     assert decide(pl, -1, None) is Blocking.TOO_FAR
     assert decide(pl, 1, None) is Blocking.READY
-    assert decide(pl, 1, 9) is Blocking.READY  # complete: any part index is satisfied
+    assert decide(pl, 1, 5) is Blocking.READY
+    # Past segment 1's last part: part 0 of segment 2, which exists.
+    assert decide(pl, 1, 9) is Blocking.READY
     assert decide(pl, 2, 5) is Blocking.READY
     assert decide(pl, 2, 6) is Blocking.WAIT
     assert decide(pl, 2, None) is Blocking.WAIT  # the segment itself is not complete
@@ -150,6 +152,13 @@ def test_blocking_decisions() -> None:
     assert decide(pl, 3, None) is Blocking.WAIT
     # More than two segments past the last complete one (1): a Bad Request.
     assert decide(pl, 4, 0) is Blocking.TOO_FAR
+    pl.end_segment()
+    # Segment 2 closed at six parts: a request for its seventh waits for 3.0.
+    assert decide(pl, 2, 6) is Blocking.WAIT
+    pl.begin_segment(init="init.mp4", program_date_time=T0 + 6, discontinuity=False)
+    assert decide(pl, 2, 6) is Blocking.WAIT
+    pl.add_part(THIRD, independent=True, size=1)
+    assert decide(pl, 2, 6) is Blocking.READY
     pl.end()
     assert decide(pl, 3, 0) is Blocking.READY
 
