@@ -259,7 +259,7 @@ def test_origin_dies_and_the_broadcaster_moves_to_the_backup(fleet: Fleet) -> No
             live = fleet.live("failover")
             return live if live and live["origin_node"] == "edge-west" else None
 
-        after = wait_for(moved, 10, "edge-west to become the origin")
+        after = wait_for(moved, 20, "edge-west to become the origin")
         assert after["stream_id"] == before["stream_id"] and after["status"] == "live"
         wait_for(lambda: player.last_msn > seen_before + 3, 30, "the player to move on")
     finally:

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fleetlib import wait_for
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection
 
@@ -54,10 +55,13 @@ def test_contract_frame_and_greeting(chat: Chat) -> None:
     assert message["user"]["name"] == "alice" and message["user"]["color"].startswith("#")
     assert message["content"] == "hello Kappa"
     assert message["emotes"] == [{"code": "Kappa", "start": 6, "end": 11}]
-    time.sleep(0.7)  # the store flushes twice a second
-    row = chat.deps.db.execute(
-        "SELECT content, stream_offset FROM chat_messages WHERE id = ?", [message["id"]]
-    ).fetchone()
+    row = wait_for(  # the store flushes twice a second
+        lambda: chat.deps.db.execute(
+            "SELECT content, stream_offset FROM chat_messages WHERE id = ?", [message["id"]]
+        ).fetchone(),
+        10,
+        "the message in the store",
+    )
     assert row[0] == "hello Kappa" and abs(row[1] - (message["timestamp"] - STARTED_AT)) < 0.01
 
 
