@@ -22,6 +22,7 @@ from control_plane.store import database
 from control_plane.streams.catalog import StreamCatalog
 from control_plane.streams.channels import ChannelService
 from control_plane.streams.publishing import PublishService
+from control_plane.vods.deps import Recording
 from shared import pki
 from shared.config import ControlPlaneConfig
 from shared.tokens import TokenSigner
@@ -42,10 +43,13 @@ class Services:
     channels: ChannelService
     publishing: PublishService
     catalog: StreamCatalog
+    recording: Recording
     started_at: float
 
     def servicer(self) -> FleetServicer:
-        return FleetServicer(self.fleet, self.publishing, self.catalog, self.live, self.metrics)
+        return FleetServicer(
+            self.fleet, self.publishing, self.catalog, self.live, self.metrics, self.recording
+        )
 
     def close(self) -> None:
         self.db.close()
@@ -84,6 +88,7 @@ def build_services(
             db, channels, live, events, config.streams, fleet.unhealthy_after, clock
         ),
         catalog=StreamCatalog(db, channels, fleet, live, signer, config),
+        recording=Recording.build(db, fleet),
         started_at=clock(),
     )
     return services, admin_token

@@ -16,7 +16,7 @@ from control_plane.fleet.service import FleetService, NodeRefused
 from control_plane.metrics import Metrics
 from control_plane.streams.catalog import StreamCatalog
 from control_plane.streams.publishing import PublishService
-from control_plane.vods.deps import Recording, attached
+from control_plane.vods.deps import Recording
 from shared import pki
 from shared.fleet import fleet_pb2, fleet_pb2_grpc
 
@@ -41,12 +41,14 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
         catalog: StreamCatalog,
         live: LiveFleet,
         metrics: Metrics,
+        recording: Recording,
     ) -> None:
         self._fleet = fleet
         self._publishing = publishing
         self._catalog = catalog
         self._live = live
         self._metrics = metrics
+        self._recording = recording
 
     async def _identify(self, context: grpc.aio.ServicerContext) -> str:
         try:
@@ -145,9 +147,8 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
         self, request: fleet_pb2.RecordVodRequest, context: grpc.aio.ServicerContext
     ) -> fleet_pb2.RecordVodResponse:
         name = await self._identify(context)
-        recording = await self._recording(context)
         try:
-            expires_at = recording.vods.record(name, request)
+            expires_at = self._recording.vods.record(name, request)
         except DomainError as exc:
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION, exc.detail)
             raise AssertionError("abort returns only by raising") from None
@@ -157,23 +158,15 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
         self, request: fleet_pb2.LocateVodRequest, context: grpc.aio.ServicerContext
     ) -> fleet_pb2.LocateVodResponse:
         name = await self._identify(context)
-        recording = await self._recording(context)
-        return fleet_pb2.LocateVodResponse(http_urls=recording.vods.locate(request.vod_id, name))
+        urls = self._recording.vods.locate(request.vod_id, name)
+        return fleet_pb2.LocateVodResponse(http_urls=urls)
 
     async def ClipDone(
         self, request: fleet_pb2.ClipDoneRequest, context: grpc.aio.ServicerContext
     ) -> fleet_pb2.ClipDoneResponse:
         name = await self._identify(context)
-        recording = await self._recording(context)
         try:
-            recording.clips.done(name, request)
+            self._recording.clips.done(name, request)
         except DomainError as exc:
             await context.abort(grpc.StatusCode.NOT_FOUND, exc.detail)
         return fleet_pb2.ClipDoneResponse()
-
-    async def _recording(self, context: grpc.aio.ServicerContext) -> Recording:
-        recording = attached(self._fleet)
-        if recording is None:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, "recording is not set up")
-            raise AssertionError("abort returns only by raising")
-        return recording

@@ -28,7 +28,7 @@ from litestar.types import ControllerRouterHandler
 from control_plane import auth, clients
 from control_plane.services import Services
 from control_plane.vods import play
-from control_plane.vods.deps import Recording, attach
+from control_plane.vods.deps import Recording
 from control_plane.vods.schemas import ClipCreate, LocationAdd, RetentionSet
 
 RecordingDep = NamedDependency[Recording]
@@ -155,7 +155,7 @@ def _requester(request: Request[Any, Any, Any], proxies: clients.TrustedProxies)
 
 
 def build(services: Services) -> list[ControllerRouterHandler]:
-    recording = attach(services)
+    recording = services.recording
     proxies = clients.TrustedProxies.parse(services.config.http.trusted_proxies)
     return [
         Router(

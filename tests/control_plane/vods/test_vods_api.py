@@ -13,7 +13,7 @@ from control_plane.services import Services
 from control_plane.store import nodes
 from control_plane.store import streams as stream_store
 from control_plane.vods import schema
-from control_plane.vods.deps import Recording, attach
+from control_plane.vods.deps import Recording
 from control_plane.vods.service import DAY, DEFAULT_RETENTION_DAYS, VodService
 from shared.fleet import fleet_pb2 as pb
 
@@ -55,7 +55,7 @@ def fleet(services: Services) -> Recording:
             discontinuities=0, connection_id="c1",
         ),
     )  # fmt: skip
-    return attach(services)
+    return services.recording
 
 
 def _request(replica: bool = False) -> pb.RecordVodRequest:
