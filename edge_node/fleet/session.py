@@ -51,7 +51,8 @@ class SessionStatus:
     last_error: str = ""
 
 
-def _channel(identity: NodeIdentity) -> grpc.Channel:
+def fleet_channel(identity: NodeIdentity) -> grpc.Channel:
+    """A mutual-TLS gRPC channel to the control plane, as this node."""
     credentials = grpc.ssl_channel_credentials(
         root_certificates=identity.ca_pem,
         private_key=identity.key_pem,
@@ -82,7 +83,7 @@ class FleetSession:
         self._build_report = build_report
         self._on_command = on_command
         self._interval = report_interval
-        self._channel = _channel(identity)
+        self._channel = fleet_channel(identity)
         self._stub = pb_grpc.FleetStub(self._channel)
         self.status = SessionStatus()
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import grpc
 import trio
 
-from edge_node.fleet.session import _channel
+from edge_node.fleet.session import fleet_channel
 from edge_node.fleet.state import NodeIdentity
 from edge_node.record.build import VodInfo
 from edge_node.record.recorder import VodRefused
@@ -45,7 +45,7 @@ def record_request(info: VodInfo, *, replica: bool = False) -> pb.RecordVodReque
 
 class RecordingCalls:
     def __init__(self, identity: NodeIdentity) -> None:
-        self._channel = _channel(identity)
+        self._channel = fleet_channel(identity)
         self._stub = pb_grpc.FleetStub(self._channel)
 
     def close(self) -> None:
