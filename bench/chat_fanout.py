@@ -32,7 +32,6 @@ import base64
 import json
 import multiprocessing as mp
 import os
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -45,6 +44,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
+
+from shared.ports import free_port, wait_port
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -266,24 +267,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_port(port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise RuntimeError("server did not listen")
-
-
 def chat_token(port: int, name: str) -> str:
     import httpx
 
@@ -340,7 +323,7 @@ def run_one(kind: str, args: argparse.Namespace) -> Result:
     )
     workers: list[tuple[Any, Connection]] = []  # (spawned process, pipe)
     try:
-        wait_port(port, server)
+        wait_port(port, 30, server)
         path = f"/api/v1/chat/{CHANNEL}" if kind == "ours" else "/"
         url = f"ws://127.0.0.1:{port}{path}"
         start_workers(url, args, workers)

@@ -15,11 +15,9 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +29,7 @@ from edge_node.deliver.server import serve_http
 from edge_node.deliver.sessions import ViewerSessions
 from edge_node.deliver.upstream import Upstream, UpstreamTable
 from shared.config import CacheSection, HttpSection
+from shared.ports import free_port, wait_port
 
 STREAM = "bench"
 FILES = {"segment 1MB": ("seg", 1024 * 1024, 8), "part 60kB": ("part", 60 * 1024, 32)}
@@ -96,22 +95,6 @@ def server_pids(proc: subprocess.Popen[bytes]) -> list[int]:
         ["ps", "--ppid", str(proc.pid), "-o", "pid="], capture_output=True, text=True
     ).stdout.split()
     return [proc.pid, *map(int, children)]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
 
 
 def make_files(cache_dir: Path) -> dict[str, list[str]]:

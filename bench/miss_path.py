@@ -16,7 +16,6 @@ import argparse
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -42,26 +41,11 @@ from shared.pki import (
     make_csr,
     private_key_pem,
 )
+from shared.ports import free_port, wait_port
 
 STREAM = "bench"
 PART_BYTES = 60 * 1024
 ROLES = ("origin", "shield", "edge")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
 
 
 def enroll(tmp: Path) -> None:

@@ -28,7 +28,6 @@ import pty
 import secrets
 import select
 import signal
-import socket
 import statistics
 import struct
 import subprocess
@@ -44,17 +43,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from control_plane.store import database  # noqa: E402
+from shared.ports import free_port  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 COLUMNS, ROWS = 120, 36
 DOWN = b"\x1b[B"
 UP = b"\x1b[A"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def node_rows(nodes: int, streams: int, now: float) -> list[dict[str, object]]:

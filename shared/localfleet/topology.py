@@ -9,11 +9,11 @@ Every port is picked free on loopback at start; nothing here assumes the default
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 
 from shared.config import ControlPlaneConfig, EdgeConfig, dump_toml
+from shared.ports import free_port
 
 
 @dataclass(frozen=True)
@@ -31,12 +31,6 @@ DEFAULT_NODES = (
 )
 
 HOST = "127.0.0.1"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ in a background thread, node enrollment through the real endpoint."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,12 +19,7 @@ from control_plane.services import Services, build_services
 from shared import pki
 from shared.config import ControlPlaneConfig, load
 from shared.fleet import fleet_pb2, fleet_pb2_grpc
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from shared.ports import free_port
 
 
 def make_config(state_dir: Path, **sections: dict[str, Any]) -> ControlPlaneConfig:

@@ -15,7 +15,6 @@ import pwd
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from shared.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD_DEBS = Path("packaging") / "build-debs"
@@ -98,12 +99,6 @@ def installed_version(package: str) -> str | None:
 def as_glasscast(cmd: list[str], env: Mapping[str, str]) -> list[str]:
     """Run as the package's user, the way an operator does with sudo -u or runuser."""
     return ["runuser", "-u", "glasscast", "--", "env", *(f"{k}={v}" for k, v in env.items()), *cmd]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for(

@@ -8,7 +8,6 @@ import contextlib
 import os
 import queue
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -23,15 +22,10 @@ import httpx
 
 from shared import pki
 from shared.fleet import fleet_pb2, fleet_pb2_grpc
+from shared.ports import free_port
 
 START_TIMEOUT = 30.0
 REPORT_INTERVAL = 0.5
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class ControlPlaneProcess:
