@@ -109,7 +109,8 @@ class Browser:
         request = urllib.request.Request(f"{self.http}/json/new?about:blank", method="PUT")
         with urllib.request.urlopen(request, timeout=10) as response:
             target = json.load(response)
-        ws = connect(target["webSocketDebuggerUrl"], max_size=None, open_timeout=10)
+        # legacy=True: the page keeps its connection until `close()`.
+        ws = connect(target["webSocketDebuggerUrl"], max_size=None, open_timeout=10, legacy=True)
         page = Page(ws, target["id"])
         self._pages.append(page)
         page.send("Page.enable")

@@ -71,7 +71,10 @@ class Chat:
         params = "&".join(f"{k}={v}" for k, v in query.items())
         url = f"{self.ws}/api/v1/chat/{channel}" + (f"?{params}" if params else "")
         # max_queue=None: test clients read eagerly, so only the stalled client is slow
-        return connect(url, open_timeout=10, close_timeout=2, max_size=1 << 22, max_queue=None)
+        # legacy=True: a direct connection, closed by the test (not a context manager).
+        return connect(
+            url, open_timeout=10, close_timeout=2, max_size=1 << 22, max_queue=None, legacy=True
+        )
 
     def join(self, channel: str = "demo", **query: str | int) -> ClientConnection:
         """Connect and read past the greeting (room state, history)."""
