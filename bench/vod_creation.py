@@ -7,8 +7,9 @@ discontinuity per loop, as a broadcaster reconnecting would leave), so the hour 
 no encoding. Per round, alternating:
 
 - ours, VOD: the recorder's disk steps (`edge_node.record.build`): hard-link every
-  segment, write the VOD playlists, remux the top rendition into a faststart MP4 with
-  PyAV, poster + sprite sheets + WebVTT, publish;
+  segment, write the VOD playlists, the top rendition as a faststart MP4 (sample
+  tables from the segments' moofs, media copied file to file by the kernel),
+  poster + sprite sheets + WebVTT, publish;
 - ffmpeg, VOD: `ffmpeg -c copy` of each rendition's playlist into a VOD HLS (fMP4) and
   of the top rendition into a faststart MP4;
 - ours, clip: `cut_clip` of 30 s from a mid-GOP start (first partial GOP re-encoded);

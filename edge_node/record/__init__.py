@@ -8,7 +8,9 @@ Pure parts (bytes or data in, data out):
 
 Blocking parts (PyAV and the filesystem; run in worker threads):
     build         one function per journal step; the VOD directory layout
-    remux         fMP4 segments -> one faststart MP4, no re-encode
+    runs          segments that share an init, and reading them as one file
+    remux         fMP4 segments -> one faststart MP4: tables from the moofs, media
+                  copied by the kernel, nothing demuxed or re-encoded
     clip_cut      a clip: whole GOPs copied, the first partial GOP re-encoded
     thumbnails    poster, sprite sheets + WebVTT track, live stills
 

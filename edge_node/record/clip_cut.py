@@ -22,7 +22,7 @@ from typing import Any
 import av
 
 from edge_node.record.clip_range import ClipPlan
-from edge_node.record.remux import READ_SIZE, ChainedFile, run_files, runs
+from edge_node.record.runs import READ_SIZE, ChainedFile, run_files, runs
 
 TIME_BASE = Fraction(1, 90_000)
 _START_CODE = b"\x00\x00\x00\x01"

@@ -18,7 +18,7 @@ import av
 
 from edge_node.package.files import write_atomic
 from edge_node.record.manifest import VodManifest, VodRendition
-from edge_node.record.remux import ChainedFile
+from edge_node.record.runs import ChainedFile
 
 INTERVAL = 10.0
 POSTER = "thumbnail.jpg"

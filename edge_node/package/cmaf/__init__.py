@@ -3,6 +3,7 @@
 - `init_segment(tracks)`: ftyp + moov (avc1/avcC, mp4a/esds, edit lists for priming, mvex).
 - `segment_type()`: the styp that opens a media segment.
 - `chunk(sequence_number, runs)`: one moof + mdat (an LL-HLS part).
+- `progressive`: fragments back to one progressive, faststart MP4 (the VOD download).
 - `avc_codec_string`, `aac_codec_string`, `parse_asc`: RFC 6381 strings and ASC fields.
 """
 

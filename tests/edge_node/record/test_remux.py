@@ -1,31 +1,53 @@
 """The MP4 download from segments an encoder with B-frames made, across discontinuities
-whose declared lengths are shorter than the media (audio running past video)."""
+whose declared lengths are shorter than the media (audio running past video), and
+across a reconnect whose encoder changed the resolution (a new init)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import av
 from fleetlib import SOURCE_CLIP
 
 from edge_node.record.manifest import VodRendition, VodSegment
-from edge_node.record.remux import ChainedFile, remux_rendition
+from edge_node.record.remux import remux_rendition
 
 
-def _segments(directory: Path) -> list[Path]:
+def _segments(
+    directory: Path, *encode: str, seconds: float = 6, init: str = "init.mp4"
+) -> list[Path]:
+    directory.mkdir(exist_ok=True)
     subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", str(SOURCE_CLIP), "-t", "6", "-c", "copy",
+        ["ffmpeg", "-v", "error", "-i", str(SOURCE_CLIP), "-t", str(seconds), *encode,
          "-f", "hls", "-hls_time", "2", "-hls_segment_type", "fmp4",
-         "-hls_fmp4_init_filename", "init.mp4",
+         "-hls_fmp4_init_filename", init,
          "-hls_segment_filename", str(directory / "%d.m4s"), str(directory / "x.m3u8")],
         check=True,
     )  # fmt: skip
-    return sorted(directory.glob("[0-9]*.m4s"))
+    return sorted(directory.glob("[0-9]*.m4s"), key=lambda p: int(p.stem))
+
+
+def _probe(path: Path) -> dict[str, Any]:
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-count_frames", "-show_entries",
+         "stream=codec_name,nb_read_frames,duration:format=duration", "-of", "json", str(path)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    probed: dict[str, Any] = json.loads(out.stdout)
+    return probed
+
+
+def _frames(path: Path) -> list[tuple[int, int]]:
+    """(width, height) of every video frame, decoded by PyAV."""
+    with av.open(str(path)) as container:
+        return [(f.width, f.height) for f in container.decode(video=0)]
 
 
 def test_runs_join_without_stepping_back(tmp_path: Path) -> None:
-    files = _segments(tmp_path)
+    files = _segments(tmp_path, "-c", "copy")
     # Every segment its own run (a discontinuity each), each declared 1.9 s long.
     segments = tuple(
         VodSegment(i, 1.9, "init.mp4", True, f.stat().st_size) for i, f in enumerate(files)
@@ -41,13 +63,52 @@ def test_runs_join_without_stepping_back(tmp_path: Path) -> None:
                     continue
                 assert last is None or packet.dts > last
                 last = packet.dts
-    with av.open(str(out)) as container:
-        frames = sum(1 for _ in container.decode(video=0))
-    with av.open(str(tmp_path / "x.m3u8")) as container:
-        assert frames == sum(1 for _ in container.decode(video=0))
+    assert len(_frames(out)) == len(_frames(tmp_path / "x.m3u8"))
     assert _top_level_boxes(out.read_bytes()).index(b"moov") < _top_level_boxes(
         out.read_bytes()
     ).index(b"mdat")  # faststart: players start before the whole file is there
+
+
+def test_one_run_matches_the_source(tmp_path: Path) -> None:
+    files = _segments(tmp_path, "-c", "copy")
+    segments = tuple(
+        VodSegment(i, 2.0, "init.mp4", False, f.stat().st_size) for i, f in enumerate(files)
+    )
+    out = tmp_path / "vod.mp4"
+    remux_rendition(tmp_path, VodRendition("v", segments, 1280, 720), out)
+    ours, source = _probe(out), _probe(tmp_path / "x.m3u8")
+    assert [s["codec_name"] for s in ours["streams"]] == ["h264", "aac"]
+    assert [s["nb_read_frames"] for s in ours["streams"]] == [
+        s["nb_read_frames"] for s in source["streams"]
+    ]
+    video = ours["streams"][0]
+    assert abs(float(video["duration"]) - int(video["nb_read_frames"]) / 30) < 1e-3
+    boxes = _top_level_boxes(out.read_bytes())
+    assert boxes == [b"ftyp", b"moov", b"mdat"]
+
+
+def test_reconnect_with_another_resolution(tmp_path: Path) -> None:
+    """A second run whose init has other SPS/PPS: both halves decode at their size."""
+    big = _segments(tmp_path / "a", "-c:v", "libx264", "-preset", "ultrafast", "-g", "30",
+                    "-s", "320x180", "-c:a", "copy", seconds=4)  # fmt: skip
+    small = _segments(tmp_path / "b", "-c:v", "libx264", "-preset", "ultrafast", "-g", "30",
+                      "-s", "160x90", "-c:a", "copy", seconds=4)  # fmt: skip
+    directory = tmp_path / "vod"
+    directory.mkdir()
+    segments: list[VodSegment] = []
+    for init, files in (("init.mp4", big), ("init-1.mp4", small)):
+        (directory / init).write_bytes((files[0].parent / "init.mp4").read_bytes())
+        for index, f in enumerate(files):
+            msn = len(segments)
+            (directory / f"{msn}.m4s").write_bytes(f.read_bytes())
+            segments.append(VodSegment(msn, 2.0, init, index == 0, f.stat().st_size))
+    out = directory / "vod.mp4"
+    remux_rendition(directory, VodRendition("v", tuple(segments), 320, 180), out)
+    frames = _frames(out)
+    halves = _frames(tmp_path / "a" / "x.m3u8"), _frames(tmp_path / "b" / "x.m3u8")
+    assert frames == [*halves[0], *halves[1]]
+    assert {*halves[0]} == {(320, 180)} and {*halves[1]} == {(160, 90)}
+    assert abs(float(_probe(out)["format"]["duration"]) - 8.0) < 0.1
 
 
 def _top_level_boxes(data: bytes) -> list[bytes]:
@@ -59,17 +120,3 @@ def _top_level_boxes(data: bytes) -> list[bytes]:
             size = int.from_bytes(data[pos + 8 : pos + 16], "big")
         pos += size if size else len(data)
     return boxes
-
-
-def test_chained_files_read_and_seek_as_one(tmp_path: Path) -> None:
-    parts = []
-    for index, data in enumerate((b"abc", b"", b"defgh", b"ij")):
-        parts.append(tmp_path / f"{index}")
-        parts[-1].write_bytes(data)
-    with ChainedFile(parts) as chained:
-        assert chained.read() == b"abcdefghij"
-        chained.seek(2)
-        assert chained.read(4) == b"cdef"
-        chained.seek(-3, 2)
-        assert chained.read() == b"hij"
-        assert chained.read(5) == b""
