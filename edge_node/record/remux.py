@@ -5,32 +5,24 @@ segments' moof boxes (`edge_node.package.cmaf.progressive`); the media bytes go 
 each segment's mdat into the output by `os.copy_file_range`, in the kernel, so an hour
 of the top rendition costs a few thousand small reads of Python time and no demuxing.
 The segments are hard links beside the output, so source and target always share a
-filesystem, which is what `copy_file_range` needs.
+filesystem, which is what `copy_file_range` needs. The file is on disk (fdatasync)
+before it is renamed into place.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
-from fractions import Fraction
+from collections.abc import Sequence
 from pathlib import Path
 
-from edge_node.package.cmaf.progressive import (
-    Chunk,
-    InitTrack,
-    MediaRun,
-    MediaSegment,
-    box_header,
-    header,
-    read_init,
-    read_moof,
-)
+from edge_node.package.cmaf.progressive import MediaSegment, header
 from edge_node.record.manifest import VodRendition
-from edge_node.record.runs import Run, runs, segment_file
+from edge_node.record.runs import Run, read_run, runs, segment_file
 
-# The first read of a segment: the boxes before the media (styp, sidx, a moof of a
-# few hundred samples) nearly always fit, so one read finds them all.
-HEAD_READ = 1 << 16
+# The MP4 goes to disk and leaves the page cache every this many bytes: an hour of it
+# would otherwise push the live segments out of memory (and is not read back soon),
+# and recycling the same few pages costs less than dirtying a fresh gigabyte.
+WRITE_BACK = 64 << 20
 
 
 def remux_rendition(directory: Path, rendition: VodRendition, out: Path) -> None:
@@ -39,51 +31,30 @@ def remux_rendition(directory: Path, rendition: VodRendition, out: Path) -> None
 
 
 def remux_runs(directory: Path, parts: Sequence[Run], out: Path) -> None:
-    media = [_read_run(directory, part) for part in parts]
+    media = [read_run(directory, part) for part in parts]
     head = header(media)
     tmp = out.with_name(f".{out.name}.tmp")
     try:
         with open(tmp, "wb") as sink:
             sink.write(head)
             sink.flush()
-            at = len(head)
+            at = written = len(head)
             for part, run in zip(parts, media, strict=True):
                 for seg, indexed in zip(part.segments, run.segments, strict=True):
                     at = _copy_media(segment_file(directory, seg), indexed, sink.fileno(), at)
+                    if at - written >= WRITE_BACK:
+                        written = _write_back(sink.fileno(), written, at)
+            _write_back(sink.fileno(), 0, at)
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
 
 
-def _read_run(directory: Path, part: Run) -> MediaRun:
-    tracks = read_init((directory / part.init).read_bytes())
-    by_id = {t.track_id: t for t in tracks}
-    segments = tuple(_read_segment(segment_file(directory, s), by_id) for s in part.segments)
-    return MediaRun(tracks, segments, Fraction(part.duration).limit_denominator(90_000))
-
-
-def _read_segment(path: Path, tracks: Mapping[int, InitTrack]) -> MediaSegment:
-    """The segment's chunks and mdat payloads, reading only the boxes around the media."""
-    chunks: list[Chunk] = []
-    payloads: list[tuple[int, int]] = []
-    with open(path, "rb") as f:
-        fd = f.fileno()
-        size = os.fstat(fd).st_size
-        buffer, buffer_at = memoryview(os.pread(fd, HEAD_READ, 0)), 0
-        pos = 0
-        while pos < size:
-            if pos + 16 > buffer_at + len(buffer):
-                buffer, buffer_at = memoryview(os.pread(fd, HEAD_READ, pos)), pos
-            kind, head, length = box_header(buffer[pos - buffer_at :], size - pos)
-            if kind == b"mdat":
-                payloads.append((pos + head, length - head))
-            elif kind == b"moof":
-                if pos + length > buffer_at + len(buffer):
-                    buffer, buffer_at = memoryview(os.pread(fd, max(length, HEAD_READ), pos)), pos
-                moof = buffer[pos - buffer_at : pos - buffer_at + length]
-                chunks.extend(read_moof(moof, pos, tracks))
-            pos += length
-    return MediaSegment(tuple(chunks), tuple(payloads))
+def _write_back(fd: int, start: int, end: int) -> int:
+    """Put `start`..`end` on disk and out of the page cache; returns `end`."""
+    os.fdatasync(fd)
+    os.posix_fadvise(fd, start, end - start, os.POSIX_FADV_DONTNEED)
+    return end
 
 
 def _copy_media(path: Path, segment: MediaSegment, sink: int, at: int) -> int:

@@ -1,23 +1,39 @@
-"""Runs of segments, and reading a run's files as one.
+"""Runs of segments, and reading them: as one file, or as sample tables.
 
 A run is segments that share an init and have no discontinuity between them: what a
 demuxer can read as one fragmented MP4 (`ChainedFile` chains the init and segment
-files without copying them). The MP4 download, clips and thumbnails all go by runs.
+files without copying them). `read_segment` reads only a segment's boxes around its
+media and answers where every sample lies (`edge_node.package.cmaf.progressive`),
+which is all the MP4 download and the thumbnails need.
 """
 
 from __future__ import annotations
 
 import bisect
 import io
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from edge_node.package.cmaf.progressive import (
+    Chunk,
+    InitTrack,
+    MediaRun,
+    MediaSegment,
+    box_header,
+    read_init,
+    read_moof,
+)
 from edge_node.record.manifest import VodSegment
 
 # Large reads: each one is a Python call from FFmpeg's I/O layer.
 READ_SIZE = 1 << 20
+# The first read of a segment: the boxes before the media (styp, sidx, a moof of a
+# few hundred samples) nearly always fit, so one read finds them all.
+HEAD_READ = 1 << 16
 
 
 class ChainedFile(io.RawIOBase):
@@ -103,3 +119,35 @@ def segment_file(directory: Path, segment: VodSegment) -> Path:
 
 def run_files(directory: Path, run: Run) -> list[Path]:
     return [directory / run.init, *(segment_file(directory, s) for s in run.segments)]
+
+
+def read_run(directory: Path, part: Run) -> MediaRun:
+    """The run's sample tables and where its media lie (`read_segment` of each)."""
+    tracks = read_init((directory / part.init).read_bytes())
+    by_id = {t.track_id: t for t in tracks}
+    segments = tuple(read_segment(segment_file(directory, s), by_id) for s in part.segments)
+    return MediaRun(tracks, segments, Fraction(part.duration).limit_denominator(90_000))
+
+
+def read_segment(path: Path, tracks: Mapping[int, InitTrack]) -> MediaSegment:
+    """The segment's chunks and mdat payloads, reading only the boxes around the media."""
+    chunks: list[Chunk] = []
+    payloads: list[tuple[int, int]] = []
+    with open(path, "rb") as f:
+        fd = f.fileno()
+        size = os.fstat(fd).st_size
+        buffer, buffer_at = memoryview(os.pread(fd, HEAD_READ, 0)), 0
+        pos = 0
+        while pos < size:
+            if pos + 16 > buffer_at + len(buffer):
+                buffer, buffer_at = memoryview(os.pread(fd, HEAD_READ, pos)), pos
+            kind, head, length = box_header(buffer[pos - buffer_at :], size - pos)
+            if kind == b"mdat":
+                payloads.append((pos + head, length - head))
+            elif kind == b"moof":
+                if pos + length > buffer_at + len(buffer):
+                    buffer, buffer_at = memoryview(os.pread(fd, max(length, HEAD_READ), pos)), pos
+                moof = buffer[pos - buffer_at : pos - buffer_at + length]
+                chunks.extend(read_moof(moof, pos, tracks))
+            pos += length
+    return MediaSegment(tuple(chunks), tuple(payloads))

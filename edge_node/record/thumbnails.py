@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 from collections.abc import Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -16,9 +17,11 @@ from typing import Any
 
 import av
 
+from edge_node.package.cmaf.progressive import NON_SYNC_SAMPLE, InitTrack, read_init
+from edge_node.package.cmaf.reader import decoder_config
 from edge_node.package.files import write_atomic
 from edge_node.record.manifest import VodManifest, VodRendition
-from edge_node.record.runs import ChainedFile
+from edge_node.record.runs import read_segment, segment_file
 
 INTERVAL = 10.0
 POSTER = "thumbnail.jpg"
@@ -32,26 +35,61 @@ def keyframes(directory: Path, rendition: VodRendition, every: float = INTERVAL)
     """The keyframe that starts the first segment at or after each multiple of `every`
     seconds, decoded. Every segment starts with a keyframe, so only those segments'
     first frames are read: the rest of the media is never touched."""
+    reader = KeyframeReader(directory)
     start = 0.0
     mark = 0.0
     for seg in rendition.segments:
         if start + 1e-3 >= mark:
-            frame = _first_frame(directory / seg.init, directory / f"{seg.msn}.m4s")
+            frame = reader.first_keyframe(seg.init, segment_file(directory, seg))
             if frame is not None:
                 yield frame
                 mark = (math.floor(start / every + 1e-6) + 1) * every
         start += seg.duration
 
 
-def _first_frame(init: Path, segment: Path) -> Any:
-    with ChainedFile([init, segment]) as raw, av.open(raw, "r", format="mp4") as src:
-        if not src.streams.video:
+# The decoders FFmpeg names for the sample entries a packager may write.
+DECODERS = {b"avc1": "h264", b"avc3": "h264", b"hvc1": "hevc", b"hev1": "hevc"}
+
+
+class KeyframeReader:
+    """The first keyframe of segments under one directory, found by their moof tables
+    (no demuxer, no container probing) and decoded by one decoder per init."""
+
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+        self._inits: dict[str, tuple[dict[int, InitTrack], int, Any]] = {}
+
+    def first_keyframe(self, init: str, segment: Path) -> Any:
+        """The segment's first keyframe decoded, or None if it has no video or none."""
+        tracks, video, decoder = self._open(init)
+        if decoder is None:
             return None
-        stream = src.streams.video[0]
-        for packet in src.demux(stream):
-            if packet.is_keyframe:
-                return _decode_alone(stream.codec_context, packet)
-    return None
+        for chunk in read_segment(segment, tracks).chunks:
+            if chunk.track_id != video:
+                continue
+            position = chunk.position
+            for size, flags in zip(chunk.sizes, chunk.flags, strict=True):
+                if not flags & NON_SYNC_SAMPLE:
+                    with open(segment, "rb") as f:
+                        data = os.pread(f.fileno(), size, position)
+                    return _decode_alone(decoder, av.Packet(data))
+                position += size
+        return None
+
+    def _open(self, init: str) -> tuple[dict[int, InitTrack], int, Any]:
+        if init not in self._inits:
+            tracks = read_init((self._directory / init).read_bytes())
+            video = next((t for t in tracks if t.kind == "video"), None)
+            decoder = None
+            if video is not None:
+                kind, config = decoder_config(video.entries[0])
+                if kind not in DECODERS:
+                    raise ValueError(f"no decoder for {kind!r} video")
+                decoder = av.CodecContext.create(DECODERS[kind], "r")
+                decoder.extradata = config
+            track_id = video.track_id if video is not None else 0
+            self._inits[init] = ({t.track_id: t for t in tracks}, track_id, decoder)
+        return self._inits[init]
 
 
 def _decode_alone(decoder: Any, packet: Any) -> Any:
@@ -82,9 +120,10 @@ def _encode_jpeg(frames: Sequence[Any], width: int, height: int) -> list[bytes]:
     return out
 
 
-def tile_frame(frame: Any) -> Any:
-    """A keyframe shrunk to a sprite tile (only tiles are kept: an hour is 360 of them)."""
-    return frame.reformat(width=TILE_WIDTH, height=TILE_HEIGHT, format="yuvj420p")
+def tile_frame(frame: Any, reformatter: Any) -> Any:
+    """A keyframe shrunk to a sprite tile (only tiles are kept: an hour is 360 of them);
+    one `VideoReformatter` for all of them keeps its scaler from frame to frame."""
+    return reformatter.reformat(frame, TILE_WIDTH, TILE_HEIGHT, "yuvj420p")
 
 
 def sprite_sheets(frames: Sequence[Any]) -> list[bytes]:
@@ -162,7 +201,8 @@ def write_thumbnails(directory: Path, manifest: VodManifest) -> None:
         return
     # The second still (10 s in) says more than a fade-in.
     write_atomic(directory / POSTER, jpeg(posters[-1], POSTER_WIDTH))
-    frames = [tile_frame(frame) for frame in keyframes(directory / small.name, small)]
+    reformatter = av.video.reformatter.VideoReformatter()
+    frames = [tile_frame(f, reformatter) for f in keyframes(directory / small.name, small)]
     names = []
     for index, sheet in enumerate(sprite_sheets(frames)):
         names.append(f"sprites-{index}.jpg")
@@ -173,7 +213,7 @@ def write_thumbnails(directory: Path, manifest: VodManifest) -> None:
 
 def live_still(init: Path, segment: Path, out: Path) -> bool:
     """A poster from the keyframe that starts a live segment; False if it has none."""
-    frame = _first_frame(init, segment)
+    frame = KeyframeReader(init.parent).first_keyframe(init.name, segment)
     if frame is None:
         return False
     write_atomic(out, jpeg(frame, POSTER_WIDTH))

@@ -31,7 +31,7 @@ MOVIE_TIMESCALE = 1000
 KINDS = {b"vide": "video", b"soun": "audio"}  # the tracks a download keeps, in this order
 
 _U32 = 0xFFFF_FFFF
-_NON_SYNC = 0x0001_0000  # sample_is_non_sync_sample in sample flags
+NON_SYNC_SAMPLE = 0x0001_0000  # sample_is_non_sync_sample in sample flags
 
 _TFHD_BASE_DATA_OFFSET = 0x01
 _TFHD_DESCRIPTION = 0x02
@@ -337,7 +337,7 @@ class _Track:
         first = len(self.sizes) + 1
         self.durations.extend(chunk.durations)
         self.sizes.extend(chunk.sizes)
-        self.sync.extend(first + i for i, f in enumerate(chunk.flags) if not f & _NON_SYNC)
+        self.sync.extend(first + i for i, f in enumerate(chunk.flags) if not f & NON_SYNC_SAMPLE)
         if chunk.composition_offsets or self.offsets:
             self.offsets.extend([0] * (first - 1 - len(self.offsets)))
             self.offsets.extend(chunk.composition_offsets or [0] * len(chunk.sizes))

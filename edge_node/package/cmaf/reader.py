@@ -101,3 +101,19 @@ def parse_traf(traf: Box) -> RunInfo:
             pos += 4
     durations, sizes, flags, ctos = (tuple(columns[f]) for f in (0x100, 0x200, 0x400, 0x800))
     return RunInfo(track_id, base, offset, durations, sizes, flags, ctos)
+
+
+# A visual sample entry's fields before its child boxes (ISO/IEC 14496-12 12.1.3):
+# reserved, data_reference_index, pre_defined/reserved, size, resolution, frame_count,
+# compressorname, depth, pre_defined.
+_VISUAL_ENTRY_FIELDS = 78
+_DECODER_CONFIGS = frozenset({b"avcC", b"hvcC", b"av1C", b"vpcC"})
+
+
+def decoder_config(entry: bytes) -> tuple[bytes, bytes]:
+    """(sample entry type, decoder configuration record) of a whole visual sample entry
+    box, e.g. (b"avc1", the avcC payload): what a decoder needs as extradata."""
+    for b in iter_boxes(memoryview(entry)[8 + _VISUAL_ENTRY_FIELDS :]):
+        if b.kind in _DECODER_CONFIGS:
+            return bytes(entry[4:8]), bytes(b.payload)
+    raise BoxError(f"no decoder configuration in {bytes(entry[4:8])!r}")
