@@ -238,8 +238,6 @@ class Pipeline:
             log.warning("no video renditions for %dx%d: %s", size[0], size[1], exc)
             plans = ()
         audio = self._audio.info if self._audio else None
-        encoded = [p for p in plans if not p.passthrough]
-        costliest = max(encoded, key=lambda p: p.pixels_per_second, default=None)
         before = set(self._active()) | self._previous
         self._previous = set()
         for plan in plans:
@@ -254,8 +252,6 @@ class Pipeline:
                 settings=settings,
                 audio=audio,
                 emit=self._emit,
-                # The costliest rendition would pace the whole ladder on one thread.
-                threads=2 if plan is costliest and len(encoded) > 1 else 1,
             )
             encoder.start()
             self._encoders[plan.name] = encoder
