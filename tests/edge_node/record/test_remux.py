@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import av
+import pytest
 from fleetlib import SOURCE_CLIP
 
+from edge_node.record import remux
 from edge_node.record.manifest import VodRendition, VodSegment
 from edge_node.record.remux import remux_rendition
 
@@ -85,6 +87,25 @@ def test_one_run_matches_the_source(tmp_path: Path) -> None:
     assert abs(float(video["duration"]) - int(video["nb_read_frames"]) / 30) < 1e-3
     boxes = _top_level_boxes(out.read_bytes())
     assert boxes == [b"ftyp", b"moov", b"mdat"]
+
+
+def test_same_bytes_through_the_page_cache_and_a_small_buffer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The O_DIRECT path and the buffered one (a filesystem that refuses O_DIRECT)
+    write the same file, whatever the buffer's size against segment boundaries."""
+    files = _segments(tmp_path, "-c", "copy")
+    segments = tuple(
+        VodSegment(i, 2.0, "init.mp4", False, f.stat().st_size) for i, f in enumerate(files)
+    )
+    rendition = VodRendition("v", segments, 1280, 720)
+    remux_rendition(tmp_path, rendition, tmp_path / "direct.mp4")
+    monkeypatch.setattr(remux, "DIRECT", 0)
+    monkeypatch.setattr(remux, "BUFFER", 3 * remux.BLOCK)
+    remux_rendition(tmp_path, rendition, tmp_path / "buffered.mp4")
+    direct = (tmp_path / "direct.mp4").read_bytes()
+    assert direct == (tmp_path / "buffered.mp4").read_bytes()
+    assert len(direct) > 3 * remux.BLOCK and len(direct) % remux.BLOCK
 
 
 def test_reconnect_with_another_resolution(tmp_path: Path) -> None:
