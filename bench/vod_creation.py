@@ -8,8 +8,8 @@ no encoding. Per round, alternating:
 
 - ours, VOD: the recorder's disk steps (`edge_node.record.build`): hard-link every
   segment, write the VOD playlists, the top rendition as a faststart MP4 (sample
-  tables from the segments' moofs, media copied file to file by the kernel),
-  poster + sprite sheets + WebVTT, publish;
+  tables from the segments' moofs, media read by the kernel into one buffer and
+  written with O_DIRECT, nothing demuxed), poster + sprite sheets + WebVTT, publish;
 - ffmpeg, VOD: `ffmpeg -c copy` of each rendition's playlist into a VOD HLS (fMP4) and
   of the top rendition into a faststart MP4;
 - ours, clip: `cut_clip` of 30 s from a mid-GOP start (first partial GOP re-encoded);
@@ -219,8 +219,9 @@ def main() -> None:
     )
     print(f"  ours by step, cpu s: {steps}")
     print(f"\n{CLIP_SECONDS:g} s clip latency")
-    for side, samples in clips.items():
-        print(f"  {side:7s} p50 {statistics.median(samples):6.3f} s   p95 {p95(samples):6.3f} s")
+    for side, latencies in clips.items():
+        p50 = statistics.median(latencies)
+        print(f"  {side:7s} p50 {p50:6.3f} s   p95 {p95(latencies):6.3f} s")
     print("\nratios (ours / ffmpeg)")
     print(f"  VOD wall  {summary['ours'][0] / summary['ffmpeg'][0]:.2f}")
     print(f"  VOD cpu   {summary['ours'][1] / summary['ffmpeg'][1]:.2f}")

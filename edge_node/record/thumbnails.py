@@ -122,7 +122,8 @@ def _encode_jpeg(frames: Sequence[Any], width: int, height: int) -> list[bytes]:
 
 def tile_frame(frame: Any, reformatter: Any) -> Any:
     """A keyframe shrunk to a sprite tile (only tiles are kept: an hour is 360 of them);
-    one `VideoReformatter` for all of them keeps its scaler from frame to frame."""
+    one `VideoReformatter` for all of them keeps its scaler from frame to frame (one
+    thread's own: a reformatter shared between threads crashes)."""
     return reformatter.reformat(frame, TILE_WIDTH, TILE_HEIGHT, "yuvj420p")
 
 

@@ -4,8 +4,8 @@ Pure: bytes in, bytes out. The caller hands in init segments (`read_init`), each
 segment's moof boxes (`read_moof`) with where its mdat payloads lie in the segment's
 file, and the runs those segments form (one init, no discontinuity inside). `header()`
 answers ftyp + moov + the mdat header; the media that follows is every mdat payload of
-every segment, in order, which the caller copies itself (by the kernel, never through
-a Python buffer). No sample is re-encoded or even read.
+every segment, in order, which the caller copies itself without ever holding them as
+Python objects. No sample is re-encoded, demuxed or even read here.
 
 Timing follows the segments' own decode times inside a run; each run then starts where
 the one before it ended (its declared duration, or later if a track ran long), so a
@@ -30,8 +30,9 @@ from edge_node.package.cmaf.reader import Box, BoxError, iter_boxes
 MOVIE_TIMESCALE = 1000
 KINDS = {b"vide": "video", b"soun": "audio"}  # the tracks a download keeps, in this order
 
-_U32 = 0xFFFF_FFFF
 NON_SYNC_SAMPLE = 0x0001_0000  # sample_is_non_sync_sample in sample flags
+
+_U32 = 0xFFFF_FFFF
 
 _TFHD_BASE_DATA_OFFSET = 0x01
 _TFHD_DESCRIPTION = 0x02
@@ -103,10 +104,6 @@ class Chunk:
 class MediaSegment:
     chunks: tuple[Chunk, ...]
     payloads: tuple[tuple[int, int], ...]  # (file offset, length) of each mdat's payload
-
-    @property
-    def media_size(self) -> int:
-        return sum(length for _, length in self.payloads)
 
 
 @dataclass(frozen=True, slots=True)
