@@ -35,9 +35,15 @@ from edge_node.transcode.audio import AudioError, AudioTrack
 from edge_node.transcode.avc import AvcError, normalize_avcc, parse_avcc_config
 from edge_node.transcode.encoders import VIDEO_TIMEBASE
 from edge_node.transcode.timeline import LagMonitor, SegmentGrid, TimestampGuard
-from edge_node.transcode.video import FrameJob, PassthroughTrack, RenditionEncoder, VideoDecoder
+from edge_node.transcode.video import (
+    FrameJob,
+    PassthroughTrack,
+    RenditionEncoder,
+    ScaledFrames,
+    VideoDecoder,
+)
 from shared.config import TranscodeSection
-from shared.ladder import AUDIO_RENDITION, LadderError, SourceVideo, plan_ladder
+from shared.ladder import AUDIO_RENDITION, LadderError, RenditionPlan, SourceVideo, plan_ladder
 
 log = logging.getLogger(__name__)
 
@@ -215,7 +221,7 @@ class Pipeline:
         boundary = self._grid.is_boundary(pts)
         frame.pts, frame.time_base = pts, VIDEO_TIMEBASE
         frame.pict_type = PictureType.I if boundary else PictureType.NONE
-        job = FrameJob(frame, pts, boundary)
+        job = FrameJob(frame, pts, boundary, self.frames_decoded)
         for encoder in self._encoders.values():
             encoder.submit(job)
         if self._lag.observe(self._clock(), self._media_seconds()):
@@ -252,6 +258,7 @@ class Pipeline:
                 settings=settings,
                 audio=audio,
                 emit=self._emit,
+                upstream=self._scaling_source(plan),
             )
             encoder.start()
             self._encoders[plan.name] = encoder
@@ -261,6 +268,19 @@ class Pipeline:
         pending, self._pending = self._pending, []
         for dts, pts, keyframe, data in pending:
             self._pass_through(dts, pts, keyframe, data)
+
+    def _scaling_source(self, plan: RenditionPlan) -> ScaledFrames | None:
+        """The smallest rendition already started that is larger than `plan` at its
+        frame rate: started earlier, it gets every frame first, so waiting on it never
+        waits on a frame the feeder has not handed out yet."""
+        larger = [
+            e
+            for e in self._encoders.values()
+            if e.plan.fps == plan.fps and e.plan.width > plan.width and e.plan.height > plan.height
+        ]
+        if not larger:
+            return None
+        return min(larger, key=lambda e: e.plan.width * e.plan.height).scaled
 
     def _restart(self, reason: str, flush_decoder: bool = True, restart_audio: bool = True) -> None:
         """Finish everything from before the break, then announce it downstream."""

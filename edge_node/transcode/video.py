@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -43,6 +44,44 @@ class FrameJob:
     frame: av.VideoFrame
     pts: int  # 90 kHz on the continuous output clock
     boundary: bool  # a segment starts here: every rendition makes it an IDR
+    index: int  # the decoded picture's number, to find its scaled copies by
+
+
+class ScaledFrames:
+    """The pictures one rendition scaled lately, for the next smaller one to scale from.
+
+    Scaling cost follows the pixels read: 360p from 480p reads less than half of what
+    360p from the 720p source does. The reader waits until the writer has dealt with
+    the job; a picture the writer skipped, no longer holds, or never will (it stopped:
+    shed or failed) is scaled from the decoded source instead.
+    """
+
+    def __init__(self, keep: int) -> None:
+        self._frames: deque[tuple[int, av.VideoFrame]] = deque(maxlen=keep)
+        self._done = -1  # the highest job index the writer has dealt with
+        self._stopped = False
+        self._changed = threading.Condition()
+
+    def publish(self, index: int, frame: av.VideoFrame | None) -> None:
+        """The writer is done with job `index`: here is its picture, or None (skipped)."""
+        with self._changed:
+            if frame is not None:
+                self._frames.append((index, frame))
+            self._done = index
+            self._changed.notify_all()
+
+    def stop(self) -> None:
+        with self._changed:
+            self._stopped = True
+            self._changed.notify_all()
+
+    def take(self, index: int) -> av.VideoFrame | None:
+        with self._changed:
+            self._changed.wait_for(lambda: self._done >= index or self._stopped)
+            for held, frame in self._frames:
+                if held == index:
+                    return frame
+        return None
 
 
 class VideoDecoder:
@@ -91,6 +130,7 @@ class RenditionEncoder:
         settings: TranscodeSection,
         audio: TrackInfo | None,
         emit: Emit,
+        upstream: ScaledFrames | None = None,
         queue_size: int = 8,
     ) -> None:
         self.plan = plan
@@ -98,7 +138,10 @@ class RenditionEncoder:
         self._settings = settings
         self._audio = audio
         self._emit = emit
+        self._upstream = upstream
         self._queue: queue.Queue[FrameJob | None] = queue.Queue(maxsize=queue_size)
+        # A reader lags this thread by at most its own queue plus the job in hand.
+        self.scaled = ScaledFrames(keep=queue_size + 2)
         self._thread = threading.Thread(target=self._run, name=f"encode-{plan.name}", daemon=True)
         self.done_pts: int | None = None  # the last frame encoded, for the lag measure
         self.failure = ""
@@ -140,6 +183,8 @@ class RenditionEncoder:
             self.failure = f"encoder failed: {exc}"
             log.exception("rendition %s: encoder failed", self.plan.name)
             self._emit(RenditionStop(self.plan.name, self.failure))
+        finally:
+            self.scaled.stop()
 
     def _encode_all(self) -> None:
         plan = self.plan
@@ -151,20 +196,25 @@ class RenditionEncoder:
         holder = SampleHolder(plan.name, "video", round(90_000 / (plan.fps or 30.0)))
         while (job := self._queue.get()) is not None:
             if not pacer.keep(job.pts, job.boundary):
+                self.scaled.publish(job.index, None)
                 continue
+            larger = self._upstream.take(job.index) if self._upstream is not None else None
+            source = larger if larger is not None else job.frame
             frame = reformatter.reformat(
-                job.frame,
+                source,
                 width=plan.width,
                 height=plan.height,
                 format="yuv420p",
                 interpolation=SCALER,
                 threads=1,
             )
-            if frame is not job.frame:
+            if frame is not source:
                 frame.pts, frame.time_base = job.pts, VIDEO_TIMEBASE
                 # x264 keeps a decoded frame's picture type: NONE lets it choose,
                 # I at a segment start forces the aligned IDR.
                 frame.pict_type = PictureType.I if job.boundary else PictureType.NONE
+            # Published before encoding, so the smaller rendition scales meanwhile.
+            self.scaled.publish(job.index, frame)
             self._write(ctx.encode(frame), holder)
             self.done_pts = job.pts
         self._write(ctx.encode(None), holder)

@@ -290,3 +290,11 @@ def test_reconnect_with_a_new_config_is_one_discontinuity(clip: Clip) -> None:
     assert breaks == ["reconnect"]
     video = samples_of(out, "source")
     assert all(b.dts > a.dts for a, b in itertools.pairwise(video))
+
+
+def test_cascaded_renditions_encode_every_picture(clip: Clip) -> None:
+    # 360p scales from 480p's pictures and 160p from 360p's: none may go missing.
+    out = run(clip(2.2, audio=False), TranscodeSection())
+    counts = {name: len(samples_of(out, name)) for name in ("480p30", "360p30", "160p30")}
+    assert counts["480p30"] > 0
+    assert counts["360p30"] == counts["160p30"] == counts["480p30"]
