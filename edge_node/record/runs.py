@@ -33,7 +33,7 @@ from edge_node.record.manifest import VodSegment
 READ_SIZE = 1 << 20
 # The first read of a segment: the boxes before the media (styp, sidx, a moof of a
 # few hundred samples) nearly always fit, so one read finds them all.
-HEAD_READ = 1 << 16
+HEAD_READ = 1 << 14
 
 
 class ChainedFile(io.RawIOBase):

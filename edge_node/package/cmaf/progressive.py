@@ -219,7 +219,10 @@ def read_moof(
     chunks: list[Chunk] = []
     end = at  # where the previous traf's data ended: the base of a traf without one
     for index, traf in enumerate(b for b in iter_boxes(moof[8:]) if b.kind == b"traf"):
-        tfhd = traf.child(b"tfhd")
+        children = traf.children()
+        tfhd = next((c for c in children if c.kind == b"tfhd"), None)
+        if tfhd is None:
+            raise BoxError("a traf without its tfhd")
         _, flags = tfhd.full_header()
         (track_id,) = struct.unpack_from(">I", tfhd.payload, 4)
         track = tracks.get(track_id)
@@ -240,14 +243,15 @@ def read_moof(
             if flags & flag:
                 (values[name],) = struct.unpack_from(">I", tfhd.payload, pos)
                 pos += 4
-        defaults = dataclasses.replace(defaults, **values)
+        if values:
+            defaults = dataclasses.replace(defaults, **values)
         decode_time = 0
-        for child in traf.children():
+        for child in children:
             if child.kind == b"tfdt":
                 version, _ = child.full_header()
                 (decode_time,) = struct.unpack_from(">Q" if version else ">I", child.payload, 4)
         position = base
-        for trun in (b for b in traf.children() if b.kind == b"trun"):
+        for trun in (c for c in children if c.kind == b"trun"):
             chunk = _trun(trun, track_id, defaults, decode_time, base, position)
             if chunk.durations:
                 chunks.append(chunk)
