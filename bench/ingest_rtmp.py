@@ -3,7 +3,10 @@
 A 6 Mbit/s 1080p30 H.264 + AAC clip (testsrc2, x264, 20 s) is made once in a temporary
 directory; then ffmpeg pushes it `--loops` times back to back (`-stream_loop`, `-c copy
 -f flv`, as fast as the server takes it, so that /proc's 10 ms ticks resolve), or once at
-real time with `--realtime` (`-re`: more, smaller reads per media second), to:
+real time with `--realtime` (`-re`: more, smaller reads per media second), to the two
+servers below. ffmpeg leaves Nagle's algorithm on by default; `--nodelay` pushes with
+`-tcp_nodelay 1` instead, as OBS and other librtmp-based encoders do (each write goes out
+at once, which lets our receive low-watermark gather a frame per wake-up):
 
 - ours: `serve_rtmp` in its own process with a grant-everything authorizer and a sink
   whose consumer task drains the hand-off channel (parse + hand-off, no transcode);
@@ -15,6 +18,7 @@ after each push; rounds alternate between the sides. p50s are printed, then the 
 Targets: ours under 2x nginx's CPU, and under 3% of one core per 6 Mbit/s stream.
 
     .venv/bin/python bench/ingest_rtmp.py [--rounds 5] [--seconds 20] [--loops 10] [--realtime]
+        [--nodelay]
 """
 
 from __future__ import annotations
@@ -153,18 +157,22 @@ def make_clip(directory: Path, seconds: int) -> Path:
     return clip
 
 
-def push(clip: Path, port: int, loops: int, realtime: bool) -> None:
+def push(clip: Path, port: int, loops: int, realtime: bool, nodelay: bool) -> None:
     pace = ["-re"] if realtime else []
+    tcp = ["-tcp_nodelay", "1"] if nodelay else []
     subprocess.run(
         ["ffmpeg", "-nostdin", "-v", "error", *pace, "-stream_loop", str(loops - 1),
-         "-i", str(clip), "-c", "copy", "-f", "flv", f"rtmp://127.0.0.1:{port}/live/bench"],
+         "-i", str(clip), "-c", "copy", *tcp, "-f", "flv",
+         f"rtmp://127.0.0.1:{port}/live/bench"],
         check=True,
     )  # fmt: skip
 
 
-def measure(pid: int, clip: Path, port: int, loops: int, realtime: bool = False) -> float:
+def measure(
+    pid: int, clip: Path, port: int, loops: int, realtime: bool = False, nodelay: bool = False
+) -> float:
     before = cpu_seconds(pid)
-    push(clip, port, loops, realtime)
+    push(clip, port, loops, realtime, nodelay)
     # Let the server finish what is still in its socket buffers before reading the clock.
     time.sleep(0.5)
     return cpu_seconds(pid) - before
@@ -187,6 +195,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--loops", type=int, default=10)
     parser.add_argument("--realtime", action="store_true", help="push once with -re")
+    parser.add_argument("--nodelay", action="store_true", help="push with TCP_NODELAY")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -204,6 +213,7 @@ def main() -> None:
         print(f"clip: 1920x1080p30 x264 + AAC, {args.seconds} s, {megabits:.2f} Mbit/s")
         pace = "at real time" if args.realtime else "as fast as the server takes it"
         print(f"each push: the clip {loops} times, {media} media seconds, {pace}")
+        print(f"pusher: ffmpeg, Nagle {'off (TCP_NODELAY)' if args.nodelay else 'on (default)'}")
         ours_port, nginx_port = free_port(), free_port()
         servers = {"glasscast": start_ours(ours_port), "nginx": start_nginx(tmp, nginx_port)}
         ports = {"glasscast": ours_port, "nginx": nginx_port}
@@ -211,11 +221,14 @@ def main() -> None:
         try:
             for side, process in servers.items():
                 wait_listening(ports[side], process)
-                measure(process.pid, clip, ports[side], 1)  # warm-up: first allocations
+                # warm-up: first allocations
+                measure(process.pid, clip, ports[side], 1, nodelay=args.nodelay)
             for round_ in range(args.rounds):
                 order = list(servers) if round_ % 2 == 0 else list(reversed(servers))
                 for side in order:
-                    cpu = measure(servers[side].pid, clip, ports[side], loops, args.realtime)
+                    cpu = measure(
+                        servers[side].pid, clip, ports[side], loops, args.realtime, args.nodelay
+                    )
                     results[side].append(cpu / media)
                     print(f"round {round_ + 1} {side:>9}: {cpu:.2f} CPU s for {media} media s")
         finally:

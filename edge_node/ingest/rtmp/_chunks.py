@@ -70,6 +70,9 @@ class ChunkReader:
         self._streams: dict[int, _ChunkStream] = {}
         self._buffer = bytearray()
         self._pos = 0
+        # The chunk stream of the last chunk consumed: the message a peer is most likely
+        # still sending (see `wanted`).
+        self._last: _ChunkStream | None = None
         # Declared sizes of the unfinished messages on all chunk streams together: the
         # most their reassembly buffers can grow to.
         self._reserved = 0
@@ -95,7 +98,21 @@ class ChunkReader:
         """Bytes held or reserved: unparsed input plus unfinished messages at full size."""
         return len(self._buffer) - self._pos + self._reserved
 
-    def feed(self, data: bytes) -> None:
+    @property
+    def wanted(self) -> int:
+        """A lower bound on the input still needed to finish the message in progress.
+
+        0 between messages. Continuation chunks are counted at one header byte each, the
+        least a chunk header can take, so the bound holds whatever the peer interleaves.
+        """
+        stream = self._last
+        if stream is None or stream.partial is None:
+            return 0
+        remaining = stream.length - stream.filled
+        chunks = -(-remaining // self._chunk_size)
+        return max(remaining + chunks - (len(self._buffer) - self._pos), 0)
+
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
         if self._pos:
             del self._buffer[: self._pos]
             self._pos = 0
@@ -138,19 +155,20 @@ class ChunkReader:
             raise RtmpProtocolError("too many bytes held in unfinished messages")
         stream.timestamp, stream.delta, stream.extended = timestamp, delta, extended
         stream.length, stream.type_id, stream.stream_id = length, type_id, stream_id
-        if take == length:
+        self._last = stream
+        # Copies are taken through a view: slicing the bytearray itself would copy twice.
+        with memoryview(self._buffer) as view:
+            if take == length:
+                self._pos = pos + take
+                return Message(csid, type_id, stream_id, timestamp, bytes(view[pos : pos + take]))
+            if stream.partial is None:
+                stream.partial = []
+                stream.filled = 0
+                self._reserved += length
             self._pos = pos + take
-            return Message(
-                csid, type_id, stream_id, timestamp, bytes(self._buffer[pos : pos + take])
-            )
-        if stream.partial is None:
-            stream.partial = []
-            stream.filled = 0
-            self._reserved += length
-        self._pos = pos + take
-        self._fill(stream, pos, take)
-        if csid < 64 and not extended:
-            self._fill_continuations(stream, 0xC0 | csid)
+            self._fill(stream, view, pos, take)
+            if csid < 64 and not extended:
+                self._fill_continuations(stream, view, 0xC0 | csid)
         if stream.filled < length:
             return True
         payload = b"".join(stream.partial)
@@ -158,12 +176,12 @@ class ChunkReader:
         self._reserved -= length
         return Message(csid, type_id, stream_id, timestamp, payload)
 
-    def _fill(self, stream: _ChunkStream, pos: int, take: int) -> None:
+    def _fill(self, stream: _ChunkStream, view: memoryview, pos: int, take: int) -> None:
         assert stream.partial is not None
-        stream.partial.append(bytes(self._buffer[pos : pos + take]))
+        stream.partial.append(bytes(view[pos : pos + take]))
         stream.filled += take
 
-    def _fill_continuations(self, stream: _ChunkStream, marker: int) -> None:
+    def _fill_continuations(self, stream: _ChunkStream, view: memoryview, marker: int) -> None:
         """Consume the fmt 3 chunks that follow back to back on the same chunk stream.
 
         Most of a video frame arrives this way; taking it here skips the general header
@@ -176,7 +194,7 @@ class ChunkReader:
             if pos + 1 + take > end or buf[pos] != marker:
                 return
             self._pos = pos + 1 + take
-            self._fill(stream, pos + 1, take)
+            self._fill(stream, view, pos + 1, take)
 
     def _read_basic_header(self, end: int) -> tuple[int, int, int] | None:
         """(fmt, chunk stream id, position after it), or None if more bytes are needed."""

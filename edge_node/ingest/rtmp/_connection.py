@@ -118,9 +118,17 @@ class RtmpConnection:
         """Bytes of peer input held (unparsed, or in unfinished messages)."""
         return len(self._handshake) + self._reader.buffered
 
+    @property
+    def wanted(self) -> int:
+        """A lower bound on the bytes the peer must still send to finish the message it
+        is in the middle of; 0 between messages and during the handshake."""
+        if self._state in (State.HANDSHAKE, State.HANDSHAKE_ACK):
+            return 0
+        return self._reader.wanted
+
     # ------------------------------------------------------------------ public API
 
-    def receive_data(self, data: bytes) -> None:
+    def receive_data(self, data: bytes | bytearray | memoryview) -> None:
         """Hand over bytes from the socket; b"" means the peer closed its side."""
         if self._eof or self._state is State.CLOSED:
             return

@@ -15,6 +15,8 @@ The lead wires two collaborators in `edge_node/main.py`:
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import uuid
 from collections import Counter
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, suppress
@@ -28,6 +30,7 @@ from edge_node.media import SourceDiscontinuity, SourceEnd, SourceEvent
 from shared.config import RtmpSection
 
 from . import (
+    NEED_DATA,
     Closed,
     CodecConfig,
     Connected,
@@ -41,17 +44,20 @@ from . import (
     Sentinel,
     Unpublished,
 )
+from ._watermark import HOLD_LIMIT, MIN_LEVEL, ReadWatermark
 
 log = logging.getLogger(__name__)
 
 # Bigger reads mean fewer trips through the event loop per frame (measured in
 # bench/ingest_rtmp.py); the core keeps only incomplete messages of what it is given.
+# Each connection reads into one buffer of this size, reused.
 RECEIVE_SIZE = 256 * 1024
-# A live encoder writes each frame as it is made, so a reader that wakes for every write
-# wakes ~100 times a second, and each wake-up of a trio task costs ~0.1 ms of CPU on
-# a small VM (bench/ingest_rtmp.py --realtime). `rtmp.read_coalesce` lets frames gather
-# between reads while publishing and keeping up (short reads): 40 ms gives ~4x fewer
-# wake-ups for 40 ms of latency. Full reads (a backlog) are followed by the next at once.
+# A live encoder writes each frame as it is made, in several writes, so a reader that
+# wakes for every write wakes ~100 times a second, and each wake-up of a trio task costs
+# ~0.15 ms of CPU on a small VM (bench/ingest_rtmp.py --realtime). While publishing, the
+# socket's receive low-watermark (see `_watermark`) makes one wake-up take a whole frame
+# and the small messages before it. `rtmp.read_coalesce` additionally sleeps between
+# short reads, trading that much latency for fewer wake-ups still.
 # How long a granted publish's `stopped` notice may take when the connection is torn down.
 STOPPED_NOTICE_TIMEOUT = 5.0
 
@@ -162,6 +168,10 @@ class _Session:
         self._authorizer = authorizer
         self._sink = sink
         self._stream = stream
+        self._fd = stream.socket.fileno()
+        self._buffer = memoryview(bytearray(RECEIVE_SIZE))
+        self._watermark = ReadWatermark()
+        self._lowat = MIN_LEVEL
         self._peer = peer
         self._id = uuid.uuid4().hex[:12]
         self._conn = RtmpConnection.from_config(config)
@@ -215,18 +225,57 @@ class _Session:
                 await self._flush()
                 if self._grant is not None and keeping_up and self._config.read_coalesce > 0:
                     await trio.sleep(self._config.read_coalesce)
-                with trio.fail_at(self._deadline):
-                    data = await self._stream.receive_some(RECEIVE_SIZE)
-                conn.receive_data(data)
-                keeping_up = len(data) < RECEIVE_SIZE // 2
-                if self._grant is not None:
-                    self._deadline = trio.current_time() + self._config.idle_timeout
+                count = await self._receive(event is NEED_DATA)
+                conn.receive_data(self._buffer[:count])
+                keeping_up = count < RECEIVE_SIZE // 2
                 continue
             if isinstance(event, Closed):
                 await self._flush()
                 self._end(event.reason)
                 return
             await self._handle(event)
+
+    async def _receive(self, need_data: bool) -> int:
+        """Wait for input and read it into the buffer; the count (0 at end of file).
+
+        The wait ends when the socket is readable at the watermark, or at the phase's
+        deadline (TooSlowError), or after HOLD_LIMIT on a raised watermark: then whatever
+        is queued is read, and a socket with nothing queued drops its watermark.
+        """
+        now = trio.current_time()
+        if self._grant is not None and need_data:
+            self._set_lowat(self._watermark.level(self._conn.wanted))
+        elif self._lowat != MIN_LEVEL:
+            # Commands and their replies: the client waits for us, so wake for any byte.
+            self._set_lowat(MIN_LEVEL)
+        while True:
+            held = self._lowat > MIN_LEVEL
+            deadline = min(self._deadline, now + HOLD_LIMIT) if held else self._deadline
+            with trio.CancelScope(deadline=deadline) as wait:
+                await trio.lowlevel.wait_readable(self._stream.socket)
+            now = trio.current_time()
+            if wait.cancelled_caught and now >= self._deadline:
+                raise trio.TooSlowError
+            try:
+                count = os.readv(self._fd, [self._buffer])
+            except BlockingIOError:
+                # The hold ran out on an empty socket: the stream paused, so wake for
+                # its next byte rather than wait for a watermark's worth.
+                self._set_lowat(MIN_LEVEL)
+                continue
+            except OSError as exc:
+                raise trio.BrokenResourceError(f"socket error: {exc}") from exc
+            if wait.cancelled_caught and count:
+                self._watermark.stalled()
+            if self._grant is not None:
+                self._deadline = now + self._config.idle_timeout
+                self._watermark.received(now, count)
+            return count
+
+    def _set_lowat(self, level: int) -> None:
+        if level != self._lowat:
+            self._stream.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, level)
+            self._lowat = level
 
     async def _flush(self) -> None:
         data = self._conn.data_to_send()

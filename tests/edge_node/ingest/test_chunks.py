@@ -151,3 +151,27 @@ def test_header_errors(data: bytes) -> None:
 def test_invalid_chunk_sizes() -> None:
     with pytest.raises(RtmpProtocolError):
         reader().set_chunk_size(0)
+
+
+@pytest.mark.parametrize("step", [1, 13, 129, 700])
+def test_wanted_is_a_lower_bound_on_the_bytes_that_finish_the_message(step: int) -> None:
+    data = ChunkWriter().write(4, 9, 1, 0, bytes(1000))
+    r = reader()
+    fed = 0
+    for start in range(0, len(data), step):
+        piece = data[start : start + step]
+        r.feed(piece)
+        fed += len(piece)
+        if r.next_message() is not None:
+            assert fed == len(data)
+            break
+        assert 0 <= r.wanted <= len(data) - fed
+    assert r.wanted == 0
+
+
+def test_wanted_is_exact_for_back_to_back_continuations() -> None:
+    data = ChunkWriter().write(4, 9, 1, 0, bytes(1000))
+    r = reader()
+    r.feed(data[: 12 + 128])  # full header and the first chunk
+    assert r.next_message() is None
+    assert r.wanted == len(data) - (12 + 128)
