@@ -20,12 +20,15 @@ from edge_node.media import (
 
 
 class SourceBridge:
-    __slots__ = ("_audio", "_dropped", "_sent_config", "_video")
+    __slots__ = ("_audio", "_configured", "_dropped", "_sent_config", "_video")
 
     def __init__(self) -> None:
         self._video: VideoConfig | None = None
         self._audio: AudioConfig | None = None
         self._sent_config: SourceConfig | None = None
+        # A configuration arrived since the last packet: only then can the config to
+        # send differ from the one sent (spares a SourceConfig per packet).
+        self._configured = False
         self._dropped = 0
 
     @property
@@ -42,6 +45,7 @@ class SourceBridge:
         return self._packet(event)
 
     def _configure(self, event: CodecConfig) -> None:
+        self._configured = True
         if event.kind == "video":
             self._video = VideoConfig(event.codec, event.data, event.width, event.height)
         else:
@@ -51,6 +55,10 @@ class SourceBridge:
         if (self._video if event.kind == "video" else self._audio) is None:
             self._dropped += 1
             return []
+        packet = SourcePacket(event.kind, event.dts, event.pts, event.keyframe, event.data)
+        if not self._configured:
+            return [packet]
+        self._configured = False
         out: list[SourceEvent] = []
         config = SourceConfig(self._video, self._audio)
         if config != self._sent_config:
@@ -58,7 +66,7 @@ class SourceBridge:
                 out.append(SourceDiscontinuity("codec configuration changed"))
             out.append(config)
             self._sent_config = config
-        out.append(SourcePacket(event.kind, event.dts, event.pts, event.keyframe, event.data))
+        out.append(packet)
         return out
 
 
