@@ -101,14 +101,19 @@ class _AlignedWriter:
     def _advance(self, count: int) -> None:
         self._filled += count
         if self._filled == BUFFER:
-            os.pwrite(self._fd, self._view, self._at)
+            self._put(self._view)
             self._at += BUFFER
             self._filled = 0
+
+    def _put(self, data: memoryview) -> None:
+        # A short write of a regular file means the disk is full: nothing to retry.
+        if os.pwrite(self._fd, data, self._at) != len(data):
+            raise OSError(errno.ENOSPC, "short write of a VOD download")
 
     def _finish(self) -> None:
         # The tail goes out padded to a whole block, and the padding is cut off again.
         padded = -(-self._filled // BLOCK) * BLOCK
         if padded:
-            os.pwrite(self._fd, self._view[:padded], self._at)
+            self._put(self._view[:padded])
         os.ftruncate(self._fd, self._at + self._filled)
         os.fdatasync(self._fd)
