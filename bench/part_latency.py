@@ -131,10 +131,10 @@ def video_span(media: bytes, track_id: int) -> tuple[int, int]:
     end = 0
     for moof in (b for b in iter_boxes(media) if b.kind == b"moof"):
         for traf in (b for b in moof.children() if b.kind == b"traf"):
-            run = parse_traf(traf)
-            if run.track_id == track_id:
-                start = run.base_decode_time if start is None else start
-                end = run.base_decode_time + sum(run.durations)
+            fragment = parse_traf(traf)
+            if fragment.track_id == track_id:
+                start = fragment.base_decode_time if start is None else start
+                end = fragment.base_decode_time + fragment.duration
     if start is None:
         raise ValueError("no video samples")
     return start, end

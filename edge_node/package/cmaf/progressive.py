@@ -25,7 +25,14 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from edge_node.package.cmaf.boxes import UNITY_MATRIX, box, brands, full_box
-from edge_node.package.cmaf.reader import Box, BoxError, iter_boxes
+from edge_node.package.cmaf.reader import (
+    Box,
+    BoxError,
+    SampleDefaults,
+    iter_boxes,
+    parse_traf,
+    parse_trex,
+)
 
 MOVIE_TIMESCALE = 1000
 KINDS = {b"vide": "video", b"soun": "audio"}  # the tracks a download keeps, in this order
@@ -34,31 +41,11 @@ NON_SYNC_SAMPLE = 0x0001_0000  # sample_is_non_sync_sample in sample flags
 
 _U32 = 0xFFFF_FFFF
 
-_TFHD_BASE_DATA_OFFSET = 0x01
-_TFHD_DESCRIPTION = 0x02
-_TFHD_DURATION = 0x08
-_TFHD_SIZE = 0x10
-_TFHD_FLAGS = 0x20
-_TFHD_BASE_IS_MOOF = 0x02_0000
-_TRUN_DATA_OFFSET = 0x001
-_TRUN_FIRST_FLAGS = 0x004
-_TRUN_FIELDS = (0x100, 0x200, 0x400, 0x800)  # duration, size, flags, composition offset
-
 
 @dataclass(frozen=True, slots=True)
 class Edit:
     duration: int  # movie timescale ticks; 0 for "to the end of the track"
     media_time: int  # media ticks; -1 for an empty edit
-
-
-@dataclass(frozen=True, slots=True)
-class SampleDefaults:
-    """trex: what a fragment's samples are unless tfhd or trun says otherwise."""
-
-    description: int = 1
-    duration: int = 0
-    size: int = 0
-    flags: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +62,7 @@ class InitTrack:
     entries: tuple[bytes, ...]  # stsd's sample entries, whole boxes
     edits: tuple[Edit, ...]  # in the init's movie timescale
     movie_timescale: int
-    defaults: SampleDefaults = SampleDefaults()
+    defaults: SampleDefaults = field(default_factory=SampleDefaults)
 
     @property
     def kind(self) -> str | None:
@@ -151,8 +138,8 @@ def read_init(data: bytes) -> tuple[InitTrack, ...]:
         elif child.kind == b"mvex":
             for trex in child.children():
                 if trex.kind == b"trex":
-                    track_id, *values = struct.unpack_from(">5I", trex.payload, 4)
-                    defaults[track_id] = SampleDefaults(*values)
+                    track_id, values = parse_trex(trex)
+                    defaults[track_id] = values
     tracks = (_init_track(trak, movie_timescale) for trak in traks)
     return tuple(
         dataclasses.replace(t, defaults=defaults.get(t.track_id, SampleDefaults())) for t in tracks
@@ -216,93 +203,39 @@ def read_moof(
     moof: bytes | memoryview, at: int, tracks: Mapping[int, InitTrack]
 ) -> tuple[Chunk, ...]:
     """The chunks of one moof box (`moof` is the whole box) found at file offset `at`."""
+    trex = {track_id: t.defaults for track_id, t in tracks.items()}
     chunks: list[Chunk] = []
     end = at  # where the previous traf's data ended: the base of a traf without one
     for index, traf in enumerate(b for b in iter_boxes(moof[8:]) if b.kind == b"traf"):
-        children = traf.children()
-        tfhd = next((c for c in children if c.kind == b"tfhd"), None)
-        if tfhd is None:
-            raise BoxError("a traf without its tfhd")
-        _, flags = tfhd.full_header()
-        (track_id,) = struct.unpack_from(">I", tfhd.payload, 4)
-        track = tracks.get(track_id)
-        if track is None:
+        fragment = parse_traf(traf, trex)
+        track_id = fragment.track_id
+        if track_id not in trex:
             raise BoxError(f"a fragment of track {track_id}, which the init lacks")
-        defaults, pos = track.defaults, 8
-        base = at if index == 0 or flags & _TFHD_BASE_IS_MOOF else end
-        if flags & _TFHD_BASE_DATA_OFFSET:
-            (base,) = struct.unpack_from(">Q", tfhd.payload, pos)
-            pos += 8
-        values = {}
-        for flag, name in (
-            (_TFHD_DESCRIPTION, "description"),
-            (_TFHD_DURATION, "duration"),
-            (_TFHD_SIZE, "size"),
-            (_TFHD_FLAGS, "flags"),
-        ):
-            if flags & flag:
-                (values[name],) = struct.unpack_from(">I", tfhd.payload, pos)
-                pos += 4
-        if values:
-            defaults = dataclasses.replace(defaults, **values)
-        decode_time = 0
-        for child in children:
-            if child.kind == b"tfdt":
-                version, _ = child.full_header()
-                (decode_time,) = struct.unpack_from(">Q" if version else ">I", child.payload, 4)
+        base = fragment.base_data_offset
+        if base is None:
+            base = at if index == 0 or fragment.base_is_moof else end
+        decode_time = fragment.base_decode_time
         position = base
-        for trun in (c for c in children if c.kind == b"trun"):
-            chunk = _trun(trun, track_id, defaults, decode_time, base, position)
-            if chunk.durations:
-                chunks.append(chunk)
-            decode_time += sum(chunk.durations)
-            position = chunk.position + chunk.size
+        for run in fragment.runs:
+            if run.data_offset is not None:
+                position = base + run.data_offset
+            if run.durations:
+                chunks.append(
+                    Chunk(
+                        track_id,
+                        fragment.description,
+                        decode_time,
+                        position,
+                        run.durations,
+                        run.sizes,
+                        run.flags,
+                        run.composition_offsets,
+                    )
+                )
+            decode_time += sum(run.durations)
+            position += sum(run.sizes)
         end = position
     return tuple(chunks)
-
-
-def _trun(
-    trun: Box, track_id: int, defaults: SampleDefaults, decode_time: int, base: int, follow: int
-) -> Chunk:
-    version, flags = trun.full_header()
-    (count,) = struct.unpack_from(">I", trun.payload, 4)
-    pos = 8
-    position = follow  # no data offset: right after the previous run's data
-    if flags & _TRUN_DATA_OFFSET:
-        (offset,) = struct.unpack_from(">i", trun.payload, pos)
-        position = base + offset
-        pos += 4
-    first_flags = None
-    if flags & _TRUN_FIRST_FLAGS:
-        (first_flags,) = struct.unpack_from(">I", trun.payload, pos)
-        pos += 4
-    present = [f for f in _TRUN_FIELDS if flags & f]
-    width = len(present)
-    if len(trun.payload) < pos + 4 * width * count:
-        raise BoxError("trun shorter than its sample count")
-    # One unpack for the whole table: a segment hour is a quarter million samples.
-    table = struct.unpack_from(f">{width * count}I", trun.payload, pos)
-    columns = {f: table[i::width] for i, f in enumerate(present)}
-    durations = columns.get(0x100) or (defaults.duration,) * count
-    sizes = columns.get(0x200) or (defaults.size,) * count
-    sample_flags = columns.get(0x400) or (defaults.flags,) * count
-    if first_flags is not None and count:
-        sample_flags = (first_flags, *sample_flags[1:])
-    offsets: tuple[int, ...] = columns.get(0x800, ())
-    if version and offsets:
-        offsets = tuple(o - (1 << 32) if o & 0x8000_0000 else o for o in offsets)
-    if not any(offsets):
-        offsets = ()
-    return Chunk(
-        track_id,
-        defaults.description,
-        decode_time,
-        position,
-        durations,
-        sizes,
-        sample_flags,
-        offsets,
-    )
 
 
 # -- laying out ------------------------------------------------------------------------

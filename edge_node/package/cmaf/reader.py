@@ -7,7 +7,7 @@ It walks boxes without copying payloads and refuses anything malformed with
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 # Boxes whose payload is itself a list of boxes.
@@ -68,39 +68,151 @@ def walk(data: bytes | memoryview, depth: int = 0) -> Iterator[tuple[int, Box]]:
 
 
 @dataclass(frozen=True, slots=True)
-class RunInfo:
-    """A parsed traf: what tfhd/tfdt/trun say."""
+class SampleDefaults:
+    """trex: what a fragment's samples are unless tfhd or trun says otherwise."""
 
-    track_id: int
-    base_decode_time: int
-    data_offset: int
+    description: int = 1
+    duration: int = 0
+    size: int = 0
+    flags: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SampleRun:
+    """One trun, every sample's values resolved."""
+
+    data_offset: int | None  # from its traf's base; None: right after the previous run's data
     durations: tuple[int, ...]
     sizes: tuple[int, ...]
     flags: tuple[int, ...]
-    composition_offsets: tuple[int, ...]
+    composition_offsets: tuple[int, ...]  # empty: all zero
 
 
-def parse_traf(traf: Box) -> RunInfo:
-    tfhd, tfdt, trun = traf.child(b"tfhd"), traf.child(b"tfdt"), traf.child(b"trun")
-    track_id = struct.unpack_from(">I", tfhd.payload, 4)[0]
-    version, _ = tfdt.full_header()
-    base = struct.unpack_from(">Q" if version else ">I", tfdt.payload, 4)[0]
-    tv, tflags = trun.full_header()
-    count, offset = struct.unpack_from(">Ii", trun.payload, 4)
-    fields = [f for f in (0x100, 0x200, 0x400, 0x800) if tflags & f]
-    if tflags & 0x4 or not tflags & 0x1:
-        raise BoxError("only data-offset runs without first-sample-flags are read")
-    if len(trun.payload) != 12 + 4 * len(fields) * count:
-        raise BoxError("trun size does not match its sample count")
-    columns: dict[int, list[int]] = {f: [] for f in (0x100, 0x200, 0x400, 0x800)}
-    pos = 12
-    for _ in range(count):
-        for f in fields:
-            fmt = ">i" if f == 0x800 and tv == 1 else ">I"
-            columns[f].append(struct.unpack_from(fmt, trun.payload, pos)[0])
+@dataclass(frozen=True, slots=True)
+class TrackFragment:
+    """A parsed traf: what its tfhd, tfdt and truns say."""
+
+    track_id: int
+    # tfhd's base-data-offset (an offset in the file); None: the moof's start when
+    # `base_is_moof` or for a moof's first traf, else where the previous traf's data end.
+    base_data_offset: int | None
+    base_is_moof: bool
+    description: int  # 1-based index into the init's sample entries
+    base_decode_time: int
+    runs: tuple[SampleRun, ...]
+
+    @property
+    def duration(self) -> int:
+        return sum(sum(run.durations) for run in self.runs)
+
+
+def parse_trex(trex: Box) -> tuple[int, SampleDefaults]:
+    """(track id, its sample defaults) of an init's trex."""
+    try:
+        track_id, *values = struct.unpack_from(">5I", trex.payload, 4)
+    except struct.error as e:
+        raise BoxError("trex too short for its fields") from e
+    return track_id, SampleDefaults(*values)
+
+
+_TFHD_BASE_DATA_OFFSET = 0x01
+_TFHD_FIELDS = (0x02, 0x08, 0x10, 0x20)  # description, duration, size, flags
+_TFHD_BASE_IS_MOOF = 0x02_0000
+_TRUN_DATA_OFFSET = 0x001
+_TRUN_FIRST_FLAGS = 0x004
+_TRUN_DURATION = 0x100
+_TRUN_SIZE = 0x200
+_TRUN_FLAGS = 0x400
+_TRUN_CTO = 0x800
+_TRUN_FIELDS = (_TRUN_DURATION, _TRUN_SIZE, _TRUN_FLAGS, _TRUN_CTO)
+# A trun without a sample table has nothing else bounding its count, and its columns
+# of defaults are built in memory: a million samples is hours of audio in one run.
+_MAX_RUN_SAMPLES = 1 << 20
+_NO_TREX: Mapping[int, SampleDefaults] = {}
+_TREX_ABSENT = SampleDefaults()
+
+
+def parse_traf(traf: Box, trex: Mapping[int, SampleDefaults] = _NO_TREX) -> TrackFragment:
+    """tfhd, tfdt and every trun of a traf, each sample's values resolved: the trun's
+    own, else tfhd's defaults, else the track's `trex` (from its init), else zero."""
+    try:
+        return _traf(traf, trex)
+    except struct.error as e:
+        # Every field read is bounds-checked by struct: a short payload is malformed.
+        raise BoxError(f"a box of {traf.kind!r} too short for its fields") from e
+
+
+def _traf(traf: Box, trex: Mapping[int, SampleDefaults]) -> TrackFragment:
+    tfhd: Box | None = None
+    decode_time = 0
+    truns: list[Box] = []
+    for child in iter_boxes(traf.payload):
+        kind = child.kind
+        if kind == b"trun":
+            truns.append(child)
+        elif kind == b"tfhd":
+            tfhd = child
+        elif kind == b"tfdt":
+            version, _ = child.full_header()
+            (decode_time,) = struct.unpack_from(">Q" if version else ">I", child.payload, 4)
+    if tfhd is None:
+        raise BoxError("a traf without its tfhd")
+    flags, track_id = struct.unpack_from(">II", tfhd.payload)
+    flags &= 0xFF_FFFF
+    pos = 8
+    base_data_offset = None
+    if flags & _TFHD_BASE_DATA_OFFSET:
+        (base_data_offset,) = struct.unpack_from(">Q", tfhd.payload, pos)
+        pos += 8
+    defaults = trex.get(track_id, _TREX_ABSENT)
+    values = [defaults.description, defaults.duration, defaults.size, defaults.flags]
+    for i, field in enumerate(_TFHD_FIELDS):
+        if flags & field:
+            (values[i],) = struct.unpack_from(">I", tfhd.payload, pos)
             pos += 4
-    durations, sizes, flags, ctos = (tuple(columns[f]) for f in (0x100, 0x200, 0x400, 0x800))
-    return RunInfo(track_id, base, offset, durations, sizes, flags, ctos)
+    description, duration, size, sample_flags = values
+    return TrackFragment(
+        track_id,
+        base_data_offset,
+        bool(flags & _TFHD_BASE_IS_MOOF),
+        description,
+        decode_time,
+        tuple(_trun(trun, duration, size, sample_flags) for trun in truns),
+    )
+
+
+def _trun(trun: Box, duration: int, size: int, sample_flags: int) -> SampleRun:
+    word, count = struct.unpack_from(">II", trun.payload)
+    version, flags = word >> 24, word & 0xFF_FFFF
+    pos = 8
+    data_offset = None
+    if flags & _TRUN_DATA_OFFSET:
+        (data_offset,) = struct.unpack_from(">i", trun.payload, pos)
+        pos += 4
+    first_flags = None
+    if flags & _TRUN_FIRST_FLAGS:
+        (first_flags,) = struct.unpack_from(">I", trun.payload, pos)
+        pos += 4
+    present = [f for f in _TRUN_FIELDS if flags & f]
+    width = len(present)
+    if len(trun.payload) < pos + 4 * width * count:
+        raise BoxError("trun shorter than its sample count")
+    if count > _MAX_RUN_SAMPLES:
+        raise BoxError(f"trun of {count} samples")
+    # One unpack for the whole table: a segment hour is a quarter million samples.
+    table = struct.unpack_from(f">{width * count}I", trun.payload, pos)
+    columns = {f: table[i::width] for i, f in enumerate(present)}
+    durations = columns.get(_TRUN_DURATION) or (duration,) * count
+    sizes = columns.get(_TRUN_SIZE) or (size,) * count
+    flags_column = columns.get(_TRUN_FLAGS) or (sample_flags,) * count
+    if first_flags is not None and count:
+        flags_column = (first_flags, *flags_column[1:])
+    offsets: tuple[int, ...] = columns.get(_TRUN_CTO, ())
+    if version and offsets:
+        offsets = tuple(o - (1 << 32) if o & 0x8000_0000 else o for o in offsets)
+    if not any(offsets):
+        offsets = ()
+    return SampleRun(data_offset, durations, sizes, flags_column, offsets)
 
 
 # A visual sample entry's fields before its child boxes (ISO/IEC 14496-12 12.1.3):

@@ -16,9 +16,11 @@ from fractions import Fraction
 import av
 import m3u8
 import pytest
+from hypothesis import strategies as st
 
 from edge_node.media import EncodedSample, TrackInfo
 from edge_node.package.cmaf import aac_codec_string, avc_codec_string
+from edge_node.package.cmaf.boxes import full_box
 
 
 @dataclass(frozen=True)
@@ -241,3 +243,18 @@ def check_media_playlist(text: str, *, low_latency: bool = True) -> Checked:
 @pytest.fixture(scope="session")
 def check_playlist() -> Callable[..., Checked]:
     return check_media_playlist
+
+
+_traf_flags = st.integers(0, 0xFF_FFFF) | st.sampled_from([0x02_0000, 0x02_003B, 0x001, 0xF05])
+_box_payload = st.binary(max_size=48)
+
+
+@st.composite
+def traf_children(draw: st.DrawFn) -> list[bytes]:
+    """tfhd/tfdt/trun boxes with arbitrary flags and counts and arbitrary fields."""
+    out = []
+    for kind in draw(st.lists(st.sampled_from([b"tfhd", b"tfdt", b"trun", b"free"]), max_size=5)):
+        version = draw(st.integers(0, 1))
+        head = draw(st.integers(0, 2**32 - 1) | st.integers(0, 8)).to_bytes(4, "big")
+        out.append(full_box(kind, version, draw(_traf_flags), head, draw(_box_payload)))
+    return out

@@ -3,15 +3,20 @@ writer, the header checked box by box, the whole file decoded by PyAV."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import struct
 from fractions import Fraction
 
 import av
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edge_node.media import TrackInfo
 from edge_node.package.cmaf import Sample, Track, TrackRun, chunk, init_segment, segment_type
+from edge_node.package.cmaf.boxes import box, full_box
 from edge_node.package.cmaf.progressive import (
     Chunk,
     InitTrack,
@@ -22,7 +27,8 @@ from edge_node.package.cmaf.progressive import (
     read_init,
     read_moof,
 )
-from edge_node.package.cmaf.reader import Box, iter_boxes, walk
+from edge_node.package.cmaf.reader import Box, BoxError, iter_boxes, walk
+from tests.edge_node.package.conftest import traf_children
 
 AVCC = bytes.fromhex("01640028ffe1000a6764002846a1e0a6fa27010005") + bytes.fromhex("68ee3cb0")
 VIDEO = TrackInfo("video", 90000, "avc1.640028", AVCC, 1280, 720, 30.0)
@@ -183,3 +189,39 @@ def test_offsets_past_4_gib_use_co64_and_a_large_mdat() -> None:
     offsets = _table(_boxes(head, b"co64")[0], "Q")
     assert offsets == [(len(head),), (len(head) + big,)]
     assert head[-16:] == struct.pack(">I4sQ", 1, b"mdat", 16 + big + 10)
+
+
+def test_moof_data_positions_follow_tfhd_and_trun() -> None:
+    tracks = {t.track_id: t for t in read_init(init_segment([Track(1, VIDEO), Track(2, AUDIO)]))}
+    tfhd_video = full_box(b"tfhd", 0, 0x08, struct.pack(">II", 1, FRAME))  # default duration
+    runs = (
+        full_box(b"trun", 0, 0x001 | 0x200, struct.pack(">Ii2I", 2, 100, 10, 20)),
+        full_box(b"trun", 0, 0x200, struct.pack(">II", 1, 5)),  # no offset: follows
+    )
+    video = box(b"traf", tfhd_video, full_box(b"tfdt", 0, 0, struct.pack(">I", 900)), *runs)
+    # No base in tfhd and not base-is-moof: the second traf's data follow the first's.
+    tfhd_audio = full_box(b"tfhd", 0, 0x08 | 0x10, struct.pack(">III", 2, AAC, 7))
+    audio = box(b"traf", tfhd_audio, full_box(b"trun", 0, 0, struct.pack(">I", 2)))
+    moof = box(b"moof", full_box(b"mfhd", 0, 0, struct.pack(">I", 1)), video, audio)
+    chunks = read_moof(moof, 1000, tracks)
+    assert [(c.track_id, c.decode_time, c.position, c.sizes) for c in chunks] == [
+        (1, 900, 1100, (10, 20)),
+        (1, 900 + 2 * FRAME, 1130, (5,)),
+        (2, 0, 1135, (7, 7)),
+    ]
+    # An explicit base in tfhd wins over both.
+    based = box(b"traf", full_box(b"tfhd", 0, 0x01, struct.pack(">IQ", 2, 5000)), runs[0])
+    moof = box(b"moof", video, based)
+    assert read_moof(moof, 1000, tracks)[-1].position == 5100
+    stranger = box(b"traf", full_box(b"tfhd", 0, 0, struct.pack(">I", 9)), runs[0])
+    with pytest.raises(BoxError):
+        read_moof(box(b"moof", stranger), 0, tracks)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(traf_children(), max_size=3), st.binary(max_size=64))
+def test_arbitrary_moofs_raise_only_box_errors(trafs: list[list[bytes]], garbage: bytes) -> None:
+    tracks = {t.track_id: t for t in read_init(init_segment([Track(1, VIDEO), Track(2, AUDIO)]))}
+    for payload in (b"".join(box(b"traf", *children) for children in trafs), garbage):
+        with contextlib.suppress(BoxError):
+            read_moof(struct.pack(">I4s", 8 + len(payload), b"moof") + payload, 0, tracks)

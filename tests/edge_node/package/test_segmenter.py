@@ -288,10 +288,11 @@ def test_random_sources_keep_the_timeline_invariants(
         assert data == segment_type() + b"".join(p.data for p in parts)
         for part in parts:
             moof = next(iter_boxes(part.data))
-            runs = [parse_traf(b) for b in moof.children() if b.kind == b"traf"]
-            if len(runs[0].durations) > 1:
-                assert part.duration <= limit + 1e-9 or max(runs[0].durations) > limit * 90000 / 2
-            for run in runs:
+            fragments = [parse_traf(b) for b in moof.children() if b.kind == b"traf"]
+            (video,) = fragments[0].runs
+            if len(video.durations) > 1:
+                assert part.duration <= limit + 1e-9 or max(video.durations) > limit * 90000 / 2
+            for fragment in fragments:
                 # Decode time never goes backwards on any track, whatever the source did.
-                assert run.base_decode_time >= ends.get(run.track_id, 0)
-                ends[run.track_id] = run.base_decode_time + sum(run.durations)
+                assert fragment.base_decode_time >= ends.get(fragment.track_id, 0)
+                ends[fragment.track_id] = fragment.base_decode_time + fragment.duration
