@@ -23,10 +23,10 @@ from edge_node.package.cmaf.progressive import (
     InitTrack,
     MediaRun,
     MediaSegment,
-    box_header,
     read_init,
     read_moof,
 )
+from edge_node.package.cmaf.reader import box_header
 from edge_node.record.manifest import VodSegment
 
 # Large reads: each one is a Python call from FFmpeg's I/O layer.

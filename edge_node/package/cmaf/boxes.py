@@ -1,4 +1,5 @@
-"""The ISO BMFF box writer: size-prefixed boxes and full boxes, nothing else.
+"""The ISO BMFF box writer: size-prefixed boxes and full boxes, and the few boxes the
+init segment and the progressive MP4 both write.
 
 Every box is built bottom-up as `bytes`: a box is its 32-bit size, its four-character
 type and its payload. Fragments are small (a part is a few hundred kilobytes at most),
@@ -34,3 +35,39 @@ def full_box(kind: bytes, version: int, flags: int, *payload: bytes) -> bytes:
 def brands(major: bytes, minor: int, compatible: tuple[bytes, ...]) -> bytes:
     """The payload shared by ftyp and styp."""
     return major + struct.pack(">I", minor) + b"".join(compatible)
+
+
+# The media are in the same file: one self-contained data reference.
+DATA_INFORMATION = box(
+    b"dinf", full_box(b"dref", 0, 0, struct.pack(">I", 1), full_box(b"url ", 0, 1))
+)
+
+
+def movie_header(timescale: int, duration: int, next_track_id: int) -> bytes:
+    """mvhd: rate and volume 1.0, identity matrix."""
+    version, times = _times(timescale, duration)
+    return full_box(
+        b"mvhd",
+        version,
+        0,
+        times,
+        struct.pack(">IH", 0x0001_0000, 0x0100),  # rate 1.0, volume 1.0
+        bytes(10),
+        UNITY_MATRIX,
+        bytes(24),
+        struct.pack(">I", next_track_id),
+    )
+
+
+def media_header(timescale: int, duration: int, language: int) -> bytes:
+    """mdhd; `language` is the packed ISO-639-2 code."""
+    version, times = _times(timescale, duration)
+    return full_box(b"mdhd", version, 0, times, struct.pack(">HH", language, 0))
+
+
+def _times(timescale: int, duration: int) -> tuple[int, bytes]:
+    """(version, creation + modification + timescale + duration) of mvhd or mdhd: 64-bit
+    fields only for a duration that needs them."""
+    if duration > _MAX_BOX:
+        return 1, struct.pack(">QQIQ", 0, 0, timescale, duration)
+    return 0, struct.pack(">IIII", 0, 0, timescale, duration)

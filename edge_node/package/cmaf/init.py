@@ -11,7 +11,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from edge_node.media import TrackInfo
-from edge_node.package.cmaf.boxes import UNITY_MATRIX, box, brands, full_box
+from edge_node.package.cmaf.boxes import (
+    DATA_INFORMATION,
+    UNITY_MATRIX,
+    box,
+    brands,
+    full_box,
+    media_header,
+    movie_header,
+)
 from shared.codecs import parse_asc
 
 _LANGUAGE_UND = 0x55C4  # 'und' packed as three 5-bit letters
@@ -40,25 +48,11 @@ def init_segment(tracks: Sequence[Track]) -> bytes:
     next_id = max(t.track_id for t in tracks) + 1
     moov = box(
         b"moov",
-        _mvhd(next_id),
+        movie_header(_MOVIE_TIMESCALE, 0, next_id),
         *(_trak(t) for t in tracks),
         box(b"mvex", *(_trex(t.track_id) for t in tracks)),
     )
     return ftyp + moov
-
-
-def _mvhd(next_track_id: int) -> bytes:
-    return full_box(
-        b"mvhd",
-        0,
-        0,
-        struct.pack(">IIII", 0, 0, _MOVIE_TIMESCALE, 0),
-        struct.pack(">IH", 0x0001_0000, 0x0100),  # rate 1.0, volume 1.0
-        bytes(10),
-        UNITY_MATRIX,
-        bytes(24),
-        struct.pack(">I", next_track_id),
-    )
 
 
 def _trak(track: Track) -> bytes:
@@ -78,7 +72,9 @@ def _trak(track: Track) -> bytes:
     parts = [tkhd]
     if track.skip:
         parts.append(_edts(track.skip))
-    parts.append(box(b"mdia", _mdhd(info.timescale), _hdlr(video), _minf(info)))
+    parts.append(
+        box(b"mdia", media_header(info.timescale, 0, _LANGUAGE_UND), _hdlr(video), _minf(info))
+    )
     return box(b"trak", *parts)
 
 
@@ -86,10 +82,6 @@ def _edts(media_time: int) -> bytes:
     # A zero segment_duration means "the whole (fragmented, unknown) duration".
     elst = full_box(b"elst", 0, 0, struct.pack(">IIiHH", 1, 0, media_time, 1, 0))
     return box(b"edts", elst)
-
-
-def _mdhd(timescale: int) -> bytes:
-    return full_box(b"mdhd", 0, 0, struct.pack(">IIIIHH", 0, 0, timescale, 0, _LANGUAGE_UND, 0))
 
 
 def _hdlr(video: bool) -> bytes:
@@ -104,7 +96,6 @@ def _minf(info: TrackInfo) -> bytes:
     else:
         header = full_box(b"smhd", 0, 0, bytes(4))
         entry = _mp4a(info)
-    dinf = box(b"dinf", full_box(b"dref", 0, 0, struct.pack(">I", 1), full_box(b"url ", 0, 1)))
     stbl = box(
         b"stbl",
         full_box(b"stsd", 0, 0, struct.pack(">I", 1), entry),
@@ -113,7 +104,7 @@ def _minf(info: TrackInfo) -> bytes:
         full_box(b"stsz", 0, 0, struct.pack(">II", 0, 0)),
         full_box(b"stco", 0, 0, struct.pack(">I", 0)),
     )
-    return box(b"minf", header, dinf, stbl)
+    return box(b"minf", header, DATA_INFORMATION, stbl)
 
 
 def _avc1(info: TrackInfo) -> bytes:

@@ -24,7 +24,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from edge_node.package.cmaf.boxes import UNITY_MATRIX, box, brands, full_box
+from edge_node.package.cmaf.boxes import (
+    DATA_INFORMATION,
+    box,
+    brands,
+    full_box,
+    media_header,
+    movie_header,
+)
 from edge_node.package.cmaf.reader import (
     Box,
     BoxError,
@@ -105,25 +112,6 @@ class MediaRun:
 # -- reading ---------------------------------------------------------------------------
 
 
-def box_header(data: bytes | memoryview, remaining: int) -> tuple[bytes, int, int]:
-    """(type, header length, box length) of the box `data` starts with (at least 16
-    bytes unless the file ends first); `remaining` is what is left of the file."""
-    if len(data) < 8:
-        raise BoxError("truncated box header")
-    size, kind = struct.unpack_from(">I4s", data)
-    header = 8
-    if size == 1:
-        if len(data) < 16:
-            raise BoxError("truncated 64-bit box header")
-        (size,) = struct.unpack_from(">Q", data, 8)
-        header = 16
-    elif size == 0:
-        size = remaining
-    if size < header or size > remaining:
-        raise BoxError(f"bad size {size} for {kind!r}")
-    return bytes(kind), header, size
-
-
 def read_init(data: bytes) -> tuple[InitTrack, ...]:
     """The tracks of an init segment (ftyp + moov with mvex)."""
     moov = next((b for b in iter_boxes(data) if b.kind == b"moov"), None)
@@ -166,7 +154,7 @@ def _init_track(trak: Box, movie_timescale: int) -> InitTrack:
     minf = mdia.child(b"minf")
     media_header = next(c for c in minf.children() if c.kind in (b"vmhd", b"smhd", b"nmhd"))
     stsd = minf.child(b"stbl").child(b"stsd")
-    entries = tuple(_whole(b) for b in iter_boxes(stsd.payload[8:]))
+    entries = tuple(b.whole() for b in iter_boxes(stsd.payload[8:]))
     edits: tuple[Edit, ...] = ()
     for child in trak.children():
         if child.kind == b"edts":
@@ -177,16 +165,12 @@ def _init_track(trak: Box, movie_timescale: int) -> InitTrack:
         timescale=_timescale(mdhd, 12, 20),
         language=language & 0x7FFF,
         presentation=bytes(tkhd.payload[-52:]),
-        hdlr=_whole(hdlr),
-        media_header=_whole(media_header),
+        hdlr=hdlr.whole(),
+        media_header=media_header.whole(),
         entries=entries,
         edits=edits,
         movie_timescale=movie_timescale,
     )
-
-
-def _whole(b: Box) -> bytes:
-    return struct.pack(">I4s", 8 + len(b.payload), b.kind) + bytes(b.payload)
 
 
 def _edits(elst: Box) -> tuple[Edit, ...]:
@@ -383,29 +367,9 @@ def _mdat_header(media: int) -> bytes:
 def _moov(tracks: Sequence[_Track], chunk_base: int, wide: bool) -> bytes:
     traks = [_trak(t, i + 1, chunk_base, wide) for i, t in enumerate(tracks)]
     duration = max(d for _, d in traks)
-    return box(b"moov", _mvhd(duration, len(tracks) + 1), *(t for t, _ in traks))
-
-
-def _mvhd(duration: int, next_track_id: int) -> bytes:
-    version, times = _times(duration, MOVIE_TIMESCALE)
-    return full_box(
-        b"mvhd",
-        version,
-        0,
-        times,
-        struct.pack(">IH", 0x0001_0000, 0x0100),  # rate 1.0, volume 1.0
-        bytes(10),
-        UNITY_MATRIX,
-        bytes(24),
-        struct.pack(">I", next_track_id),
+    return box(
+        b"moov", movie_header(MOVIE_TIMESCALE, duration, len(tracks) + 1), *(t for t, _ in traks)
     )
-
-
-def _times(duration: int, timescale: int) -> tuple[int, bytes]:
-    """(version, creation + modification + timescale + duration) of mvhd or mdhd."""
-    if duration > _U32:
-        return 1, struct.pack(">QQIQ", 0, 0, timescale, duration)
-    return 0, struct.pack(">IIII", 0, 0, timescale, duration)
 
 
 def _trak(track: _Track, track_id: int, chunk_base: int, wide: bool) -> tuple[bytes, int]:
@@ -420,10 +384,8 @@ def _trak(track: _Track, track_id: int, chunk_base: int, wide: bool) -> tuple[by
         tkhd_times = struct.pack(">IIIII", 0, 0, track_id, 0, duration)
         tkhd_version = 0
     tkhd = full_box(b"tkhd", tkhd_version, 0x3, tkhd_times, bytes(8), track.first.presentation)
-    mdhd_version, times = _times(media_duration, track.timescale)
-    mdhd = full_box(b"mdhd", mdhd_version, 0, times, struct.pack(">HH", track.first.language, 0))
-    dinf = box(b"dinf", full_box(b"dref", 0, 0, struct.pack(">I", 1), full_box(b"url ", 0, 1)))
-    minf = box(b"minf", track.first.media_header, dinf, _stbl(track, chunk_base, wide))
+    mdhd = media_header(track.timescale, media_duration, track.first.language)
+    minf = box(b"minf", track.first.media_header, DATA_INFORMATION, _stbl(track, chunk_base, wide))
     parts = [tkhd]
     if edits != [Edit(duration, 0)]:
         parts.append(box(b"edts", _elst(edits)))

@@ -10,6 +10,8 @@ import struct
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
+from edge_node.package.cmaf.boxes import box
+
 # Boxes whose payload is itself a list of boxes.
 CONTAINERS = frozenset(
     {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"dinf", b"mvex", b"moof", b"traf", b"edts"}
@@ -42,18 +44,37 @@ class Box:
         word = struct.unpack_from(">I", self.payload)[0]
         return word >> 24, word & 0xFF_FFFF
 
+    def whole(self) -> bytes:
+        """The box again, header and payload."""
+        return box(self.kind, bytes(self.payload))
+
+
+def box_header(data: bytes | memoryview, remaining: int, at: int = 0) -> tuple[bytes, int, int]:
+    """(type, header length, box length) of the box at `at` in `data` (at least 16 bytes
+    from there unless the file ends first); `remaining` is what is left of the file."""
+    if len(data) - at < 8:
+        raise BoxError("truncated box header")
+    size, kind = struct.unpack_from(">I4s", data, at)
+    header = 8
+    if size == 1:
+        if len(data) - at < 16:
+            raise BoxError("truncated 64-bit box header")
+        (size,) = struct.unpack_from(">Q", data, at + 8)
+        header = 16
+    elif size == 0:
+        size = remaining
+    if size < header or size > remaining:
+        raise BoxError(f"bad size {size} for {kind!r}")
+    return bytes(kind), header, size
+
 
 def iter_boxes(data: bytes | memoryview) -> Iterator[Box]:
     """The boxes at this level, in order."""
     view = memoryview(data)
     pos = 0
     while pos < len(view):
-        if len(view) - pos < 8:
-            raise BoxError("truncated box header")
-        size, kind = struct.unpack_from(">I4s", view, pos)
-        if size < 8 or pos + size > len(view):
-            raise BoxError(f"bad size {size} for {kind!r}")
-        yield Box(bytes(kind), view[pos + 8 : pos + size])
+        kind, header, size = box_header(view, len(view) - pos, pos)
+        yield Box(kind, view[pos + header : pos + size])
         pos += size
 
 

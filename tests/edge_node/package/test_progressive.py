@@ -22,12 +22,11 @@ from edge_node.package.cmaf.progressive import (
     InitTrack,
     MediaRun,
     MediaSegment,
-    box_header,
     header,
     read_init,
     read_moof,
 )
-from edge_node.package.cmaf.reader import Box, BoxError, iter_boxes, walk
+from edge_node.package.cmaf.reader import Box, BoxError, box_header, iter_boxes, walk
 from tests.edge_node.package.conftest import traf_children
 
 AVCC = bytes.fromhex("01640028ffe1000a6764002846a1e0a6fa27010005") + bytes.fromhex("68ee3cb0")

@@ -137,3 +137,17 @@ def test_box_shaped_garbage_parses_consistently_or_raises_box_error(
         count = len(run.durations)
         assert len(run.sizes) == len(run.flags) == count
         assert len(run.composition_offsets) in (0, count)
+
+
+def test_boxes_with_64_bit_and_to_the_end_sizes() -> None:
+    data = struct.pack(">I4sQ", 1, b"free", 20) + b"abcd" + struct.pack(">I4s", 0, b"mdat") + b"xy"
+    free, mdat = iter_boxes(data)
+    assert (free.kind, bytes(free.payload), mdat.kind, bytes(mdat.payload)) == (
+        b"free",
+        b"abcd",
+        b"mdat",
+        b"xy",
+    )
+    assert free.whole() == box(b"free", b"abcd")
+    with pytest.raises(BoxError):
+        list(iter_boxes(struct.pack(">I4sQ", 1, b"free", 12)))  # smaller than its header
