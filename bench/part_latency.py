@@ -13,10 +13,10 @@ frame's send time.
 Peer: nginx's RTMP module makes no LL-HLS parts, only whole segments (`hls on;
 hls_fragment 2s;`, served by the same nginx over HTTP). For whole segments both sides
 are measured the same way, last frame of the segment sent -> segment fetchable: ours
-from the source rendition's blocking reloads (a segment is listed when its last part
-is), nginx's by polling its playlist every 5 ms (it cannot block; up to 5 ms of the
-figure is the polling). Its last frame comes from the EXTINF durations summed from the
-stream's first segment.
+from the source rendition's blocking reloads on the open segment's number (answered
+when it is complete), nginx's by polling its playlist every 5 ms (it cannot block; up
+to 5 ms of the figure is the polling). Its last frame comes from the EXTINF durations
+summed from the stream's first segment.
 
 Rounds alternate ours and nginx, each with its own fresh channel / stream name.
 Target (issue 4): part p95 under 100 ms plus one frame (1/fps) of encoder delay.
@@ -235,7 +235,12 @@ async def watch_rendition(
         hint = _HINT.search(text)
         if hint is None:
             raise RuntimeError(f"no preload hint in {url}")
-        blocking = f"{url}&_HLS_msn={int(hint[2])}&_HLS_part={int(hint[3])}"
+        if whole_segments:
+            # The open segment itself, no part: answered the moment it is complete (a part
+            # index past its end would wait for the next segment's first part, RFC 8216bis).
+            blocking = f"{url}&_HLS_msn={int(hint[2])}"
+        else:
+            blocking = f"{url}&_HLS_msn={int(hint[2])}&_HLS_part={int(hint[3])}"
         text = (await _get(client, blocking)).content
         if whole_segments:
             fresh = [m[1] for m in _SEGMENT_URI.finditer(text) if int(m[2]) not in seen]
