@@ -13,9 +13,14 @@ through, written as fMP4 HLS.
 - ffmpeg: one CLI process, decode once, split, scale (bicubic, its default),
   `-f hls -hls_segment_type fmp4 -var_stream_map`.
 
+The clip repeats at its real length (first packet start to last packet end over all
+streams), as ffmpeg's `-stream_loop` does, so both sides see one continuous stream;
+ours prints the discontinuities its playlists counted, which must be 0.
+
 CPU is user+system seconds of this process and its reaped children (getrusage),
-divided by media seconds; the real-time factor is media seconds over wall seconds.
-Rounds alternate; p50s are printed, then the ratios ours/ffmpeg.
+divided by media seconds; for ours the share of this process (ingest hand-off,
+packager) is printed apart from the worker's. The real-time factor is media seconds
+over wall seconds. Rounds alternate; p50s are printed, then the ratios ours/ffmpeg.
 Targets: CPU ratio <= 0.9, real-time-factor ratio >= 1.2.
 
     .venv/bin/python bench/transcode_ladder.py [--rounds 3] [--loops 3]
@@ -33,6 +38,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -53,7 +59,6 @@ from shared.config import TranscodeSection
 from shared.ladder import SourceVideo, plan_ladder
 
 CLIP = Path(__file__).resolve().parents[1].parent / "shared" / "media" / "src720.mp4"
-CLIP_MS = 10_000
 
 
 @dataclass(frozen=True)
@@ -61,17 +66,30 @@ class Run:
     cpu: float  # CPU seconds per media second
     rtf: float  # media seconds per wall second
     sink: str
+    parent: float = 0.0  # of `cpu`, what this process spent
+    discontinuities: int = 0
 
 
-def cpu_seconds() -> float:
+@dataclass(frozen=True)
+class Clip:
+    events: list[SourceEvent]
+    media_seconds: float
+
+
+def cpu_seconds() -> tuple[float, float]:
+    """(this process, its reaped children) in user+system seconds."""
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
 
 
-def source_events(loops: int) -> list[SourceEvent]:
+def source_events(loops: int) -> Clip:
     """The clip `loops` times with rebased timestamps, as ingest would deliver it."""
     packets: list[SourcePacket] = []
+    # Seconds, exact: the audio starts before the video, so the clip is longer than
+    # its video and a loop by the video's length would step audio back in time.
+    start: Fraction | None = None
+    end = Fraction(0)
     with av.open(str(CLIP)) as container:
         video, audio = container.streams.video[0], container.streams.audio[0]
         config = SourceConfig(
@@ -83,6 +101,8 @@ def source_events(loops: int) -> list[SourceEvent]:
                 continue
             tb = packet.time_base
             pts = packet.pts if packet.pts is not None else packet.dts
+            start = min(pts * tb, start if start is not None else pts * tb)
+            end = max(end, (pts + (packet.duration or 0)) * tb)
             kind: TrackKind = "video" if packet.stream.type == "video" else "audio"
             packets.append(
                 SourcePacket(
@@ -94,23 +114,26 @@ def source_events(loops: int) -> list[SourceEvent]:
                 )
             )
     packets.sort(key=lambda p: p.dts)
+    length = end - (start or 0)
     looped: list[SourceEvent] = [config]
     for i in range(loops):
-        shift = i * CLIP_MS
+        shift = round(i * length * 1000)
         looped += [replace(p, dts=p.dts + shift, pts=p.pts + shift) for p in packets]
-    return [*looped, SourceEnd("benchmark over")]
+    return Clip([*looped, SourceEnd("benchmark over")], float(loops * length))
 
 
-def make_sink(
-    directory: Path,
-) -> tuple[str, Callable[[trio.MemoryReceiveChannel[EncodedEvent]], Awaitable[object]]]:
+Sink = Callable[[trio.MemoryReceiveChannel[EncodedEvent]], Awaitable[object]]
+
+
+def make_sink(directory: Path) -> tuple[str, Sink, Callable[[], int]]:
+    """The sink's name, its task and how many discontinuities it has seen so far."""
     try:
         from edge_node.package.packager import PackagerConfig, StreamPackager
     except ImportError as exc:
         print(f"note: packager not importable ({exc}); encoded output goes to a null sink")
-        return "null sink", _null_sink
+        return "null sink", _null_sink, lambda: 0
     packager = StreamPackager("bench", directory, PackagerConfig())
-    return "CMAF/LL-HLS packager", packager.run
+    return "CMAF/LL-HLS packager", packager.run, lambda: packager.sequence().discontinuity_sequence
 
 
 async def _null_sink(receive: trio.MemoryReceiveChannel[EncodedEvent]) -> None:
@@ -119,12 +142,12 @@ async def _null_sink(receive: trio.MemoryReceiveChannel[EncodedEvent]) -> None:
             pass
 
 
-async def _ours(events: list[SourceEvent], directory: Path) -> str:
+async def _ours(events: list[SourceEvent], directory: Path) -> tuple[str, int]:
     # Fed faster than live, a worker slower than real time on a busy box would shed
     # renditions; the comparison needs the whole ladder every time.
     settings = TranscodeSection(shed_lag_seconds=1e9)
     worker = TranscodeWorker(settings)
-    sink_name, sink = make_sink(directory)
+    sink_name, sink, discontinuities = make_sink(directory)
     source_send, source_receive = trio.open_memory_channel[SourceEvent](64)
     out_send, out_receive = trio.open_memory_channel[EncodedEvent](256)
     async with trio.open_nursery() as nursery:
@@ -133,20 +156,22 @@ async def _ours(events: list[SourceEvent], directory: Path) -> str:
         async with source_send:
             for event in events:
                 await source_send.send(event)
-    return sink_name
+    return sink_name, discontinuities()
 
 
-def run_ours(events: list[SourceEvent], media_seconds: float) -> Run:
+def run_ours(clip: Clip) -> Run:
     directory = Path(tempfile.mkdtemp(prefix="ladder-ours-"))
     try:
-        cpu0, wall0 = cpu_seconds(), time.perf_counter()
-        sink = trio.run(_ours, events, directory)
-        wall, cpu = time.perf_counter() - wall0, cpu_seconds() - cpu0
+        (own0, children0), wall0 = cpu_seconds(), time.perf_counter()
+        sink, discontinuities = trio.run(_ours, clip.events, directory)
+        wall, (own1, children1) = time.perf_counter() - wall0, cpu_seconds()
         if sink != "null sink" and not any(directory.rglob("*.m4s")):
             raise SystemExit("the packager wrote no segments; the run does not count")
     finally:
         shutil.rmtree(directory, ignore_errors=True)
-    return Run(cpu / media_seconds, media_seconds / wall, sink)
+    own, cpu = own1 - own0, own1 - own0 + children1 - children0
+    media = clip.media_seconds
+    return Run(cpu / media, media / wall, sink, own / media, discontinuities)
 
 
 def ffmpeg_command(loops: int, out: Path) -> list[str]:
@@ -181,9 +206,9 @@ def ffmpeg_command(loops: int, out: Path) -> list[str]:
 def run_ffmpeg(loops: int, media_seconds: float) -> Run:
     directory = Path(tempfile.mkdtemp(prefix="ladder-ffmpeg-"))
     try:
-        cpu0, wall0 = cpu_seconds(), time.perf_counter()
+        cpu0, wall0 = sum(cpu_seconds()), time.perf_counter()
         subprocess.run(ffmpeg_command(loops, directory), check=True)
-        wall, cpu = time.perf_counter() - wall0, cpu_seconds() - cpu0
+        wall, cpu = time.perf_counter() - wall0, sum(cpu_seconds()) - cpu0
     finally:
         shutil.rmtree(directory, ignore_errors=True)
     return Run(cpu / media_seconds, media_seconds / wall, "fMP4 HLS files")
@@ -196,26 +221,33 @@ def main() -> None:
     args = parser.parse_args()
     if not CLIP.exists():
         sys.exit(f"missing {CLIP}")
-    events = source_events(args.loops)
-    media = args.loops * CLIP_MS / 1000
-    print(f"{media:.0f} s of 1280x720p30 media, ladder source + 480p/360p/160p, AAC passthrough")
+    clip = source_events(args.loops)
+    media = clip.media_seconds
+    print(f"{media:.1f} s of 1280x720p30 media, ladder source + 480p/360p/160p, AAC passthrough")
     ours: list[Run] = []
     theirs: list[Run] = []
     for round_no in range(1, args.rounds + 1):
         # Alternate which side goes first so a noisy neighbour hurts both alike.
         order = (("ours", run_ours), ("ffmpeg", run_ffmpeg))
         for name, _ in order if round_no % 2 else order[::-1]:
-            run = run_ours(events, media) if name == "ours" else run_ffmpeg(args.loops, media)
+            run = run_ours(clip) if name == "ours" else run_ffmpeg(args.loops, media)
             (ours if name == "ours" else theirs).append(run)
+            detail = (
+                f"parent {run.parent:.3f} s/s, discontinuities {run.discontinuities}, "
+                if name == "ours"
+                else ""
+            )
             print(
                 f"round {round_no} {name:6s} cpu {run.cpu:.3f} s/s  rtf {run.rtf:.2f}x"
-                f"  ({run.sink})"
+                f"  ({detail}{run.sink})"
             )
     cpu_ours = statistics.median(r.cpu for r in ours)
     cpu_ffmpeg = statistics.median(r.cpu for r in theirs)
     rtf_ours = statistics.median(r.rtf for r in ours)
     rtf_ffmpeg = statistics.median(r.rtf for r in theirs)
+    parent = statistics.median(r.parent for r in ours)
     print(f"p50 ours   cpu {cpu_ours:.3f} s per media s, rtf {rtf_ours:.2f}x  -> {ours[0].sink}")
+    print(f"p50 ours   parent process cpu {parent:.3f} s per media s")
     print(f"p50 ffmpeg cpu {cpu_ffmpeg:.3f} s per media s, rtf {rtf_ffmpeg:.2f}x")
     print(f"ratio cpu ours/ffmpeg {cpu_ours / cpu_ffmpeg:.2f}x (target <= 0.90)")
     print(f"ratio rtf ours/ffmpeg {rtf_ours / rtf_ffmpeg:.2f}x (target >= 1.20)")
