@@ -1,4 +1,5 @@
-"""The few blocking filesystem calls of the packager, run in worker threads.
+"""The few blocking filesystem calls of the packager (those that may take long run in
+worker threads).
 
 Writes are atomic (a hidden temporary name, then rename) so that a reader that finds a
 name finds the whole file; the HTTP layer serves whatever exists.
@@ -14,7 +15,10 @@ from pathlib import Path
 def write_atomic(path: Path, data: bytes) -> int:
     """Write `data` to `path` atomically; returns the bytes added to the disk."""
     tmp = path.with_name(f".{path.name}.tmp")
-    previous = path.stat().st_size if path.exists() else 0
+    try:
+        previous = path.stat().st_size
+    except FileNotFoundError:
+        previous = 0
     with open(tmp, "wb") as f:
         f.write(data)
     os.replace(tmp, path)

@@ -8,8 +8,8 @@ bounded memory channel and, per rendition, writes under
     <msn>.<part>.m4s         parts, kept while their segment is in the live playlist
     <msn>.m4s                segments: styp + their parts' bytes, kept for the DVR window
 
-Every file is written (atomically, in a worker thread) before the playlist model names
-it; then the rendition's `changed` event fires, waking every blocked playlist request
+Every file is written (atomically; a large one in a worker thread) before the playlist
+model names it; then the rendition's `changed` event fires, waking every blocked playlist request
 at once. Audio samples (rendition "audio") go to every rendition that has an audio
 track. Files that leave the windows are deleted; `disk_bytes` counts what is on disk.
 """
@@ -54,6 +54,10 @@ log = logging.getLogger(__name__)
 
 # What bad media (unparsable codec configuration, absurd sizes) or a failing disk raise.
 _BAD_INPUT = (ValueError, struct.error, OSError)
+# Files up to this size (every part, the segments of the smaller renditions) are written
+# on the event loop; larger ones in a worker thread, so a slow disk stalls the loop for
+# no longer than a small write takes.
+INLINE_WRITE_LIMIT = 256 * 1024
 
 
 class Continuation(NamedTuple):
@@ -275,7 +279,12 @@ class StreamPackager:
         r.notify()
 
     async def _write(self, path: Path, data: bytes) -> None:
-        self.disk_bytes += await trio.to_thread.run_sync(write_atomic, path, data)
+        if len(data) <= INLINE_WRITE_LIMIT:
+            # Into the page cache in microseconds: a thread hop costs more CPU than the
+            # write itself and delays the part by two scheduler rounds.
+            self.disk_bytes += write_atomic(path, data)
+        else:
+            self.disk_bytes += await trio.to_thread.run_sync(write_atomic, path, data)
 
     async def _evict(self, r: Rendition, evicted: Evicted) -> None:
         paths = [r.directory / name for name in evicted.inits]

@@ -250,26 +250,36 @@ class TranscodeWorker:
                     log.error("transcode worker sent garbage, stopping it: %s", exc)
                     process.kill()
                     return
-                for value in values:
-                    await self._deliver(value, out, session)
+                await self._deliver(values, out, session)
 
     async def _deliver(
-        self, value: object, out: trio.MemorySendChannel[EncodedEvent], session: _Session
+        self, values: list[object], out: trio.MemorySendChannel[EncodedEvent], session: _Session
     ) -> None:
-        if isinstance(value, PipelineStats):
-            self._stats = value
-            return
-        if isinstance(value, RenditionStart) and value.video is not None:
-            self._active.add(value.rendition)
-        elif isinstance(value, RenditionStop):
-            self._active.discard(value.rendition)
-        elif isinstance(value, SourceEnd):
-            session.ended = True
-            self._active.clear()
-        session.delivering = True
-        await out.send(cast(EncodedEvent, value))
-        session.delivering = False
-        session.last_output = trio.current_time()
+        """Hand a batch over without a scheduler round per value (the pipe read already
+        was one); wait only while the reader's queue is full."""
+        media = False
+        for value in values:
+            if isinstance(value, PipelineStats):
+                self._stats = value
+                continue
+            if isinstance(value, RenditionStart) and value.video is not None:
+                self._active.add(value.rendition)
+            elif isinstance(value, RenditionStop):
+                self._active.discard(value.rendition)
+            elif isinstance(value, SourceEnd):
+                session.ended = True
+                self._active.clear()
+            media = True
+            event = cast(EncodedEvent, value)
+            try:
+                out.send_nowait(event)
+            except trio.WouldBlock:
+                session.delivering = True
+                await out.send(event)
+                session.delivering = False
+                session.last_output = trio.current_time()
+        if media:
+            session.last_output = trio.current_time()
 
 
 class _Spawned:
