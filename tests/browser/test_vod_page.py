@@ -4,12 +4,9 @@ on seeks. The real API and edges are exercised in tests/e2e/test_vod_watch.py.""
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import shutil
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,7 +24,7 @@ from control_plane.web.routes import STATIC, WebDeps
 from edge_node.record.thumbnails import TILE_HEIGHT, TILE_WIDTH, vtt_track
 
 from .chromium import Browser, Page
-from .serve import ServerThread
+from .serve import ServerThread, static_files
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg"),
@@ -75,29 +72,11 @@ def _pages_dir(out: Path) -> Path:
     return out
 
 
-class _CorsHandler(http.server.SimpleHTTPRequestHandler):
-    def end_headers(self) -> None:
-        self.send_header("Access-Control-Allow-Origin", "*")
-        super().end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The edge's part: the VOD's objects from a plain static server."""
-    directory = _pages_dir(tmp_path_factory.mktemp("vod"))
-    handler = functools.partial(_CorsHandler, directory=str(directory))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with static_files(_pages_dir(tmp_path_factory.mktemp("vod"))) as url:
+        yield url
 
 
 @dataclass

@@ -3,13 +3,10 @@ between two pages. The control plane's play and live endpoints are fakes here.""
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import shutil
 import sqlite3
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +25,7 @@ from shared.config import ChatSection
 from shared.tokens import TokenSigner
 
 from .chromium import Browser
-from .serve import ServerThread
+from .serve import ServerThread, static_files
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg"),
@@ -59,28 +56,11 @@ def hls_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-class _CorsHandler(http.server.SimpleHTTPRequestHandler):
-    def end_headers(self) -> None:
-        self.send_header("Access-Control-Allow-Origin", "*")
-        super().end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def media_url(hls_dir: Path) -> Iterator[str]:
     """The edge's part, played by a plain static server (the real edge has its own tests)."""
-    handler = functools.partial(_CorsHandler, directory=str(hls_dir))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/master.m3u8"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with static_files(hls_dir) as url:
+        yield f"{url}/master.m3u8"
 
 
 @pytest.fixture
