@@ -48,14 +48,20 @@ def _frames(path: Path) -> list[tuple[int, int]]:
         return [(f.width, f.height) for f in container.decode(video=0)]
 
 
+def _rendition(files: list[Path], seconds: float, discontinuity: bool) -> VodRendition:
+    """The segment files as one rendition, each declared `seconds` long."""
+    segments = tuple(
+        VodSegment(i, seconds, "init.mp4", discontinuity, f.stat().st_size)
+        for i, f in enumerate(files)
+    )
+    return VodRendition("v", segments, 1280, 720)
+
+
 def test_runs_join_without_stepping_back(tmp_path: Path) -> None:
     files = _segments(tmp_path, "-c", "copy")
     # Every segment its own run (a discontinuity each), each declared 1.9 s long.
-    segments = tuple(
-        VodSegment(i, 1.9, "init.mp4", True, f.stat().st_size) for i, f in enumerate(files)
-    )
     out = tmp_path / "vod.mp4"
-    remux_rendition(tmp_path, VodRendition("v", segments, 1280, 720), out)
+    remux_rendition(tmp_path, _rendition(files, 1.9, discontinuity=True), out)
     with av.open(str(out)) as container:
         assert container.streams.video and container.streams.audio
         for stream in container.streams:
@@ -66,18 +72,14 @@ def test_runs_join_without_stepping_back(tmp_path: Path) -> None:
                 assert last is None or packet.dts > last
                 last = packet.dts
     assert len(_frames(out)) == len(_frames(tmp_path / "x.m3u8"))
-    assert _top_level_boxes(out.read_bytes()).index(b"moov") < _top_level_boxes(
-        out.read_bytes()
-    ).index(b"mdat")  # faststart: players start before the whole file is there
+    boxes = _top_level_boxes(out.read_bytes())
+    assert boxes.index(b"moov") < boxes.index(b"mdat")  # faststart: players start early
 
 
 def test_one_run_matches_the_source(tmp_path: Path) -> None:
     files = _segments(tmp_path, "-c", "copy")
-    segments = tuple(
-        VodSegment(i, 2.0, "init.mp4", False, f.stat().st_size) for i, f in enumerate(files)
-    )
     out = tmp_path / "vod.mp4"
-    remux_rendition(tmp_path, VodRendition("v", segments, 1280, 720), out)
+    remux_rendition(tmp_path, _rendition(files, 2.0, discontinuity=False), out)
     ours, source = _probe(out), _probe(tmp_path / "x.m3u8")
     assert [s["codec_name"] for s in ours["streams"]] == ["h264", "aac"]
     assert [s["nb_read_frames"] for s in ours["streams"]] == [
@@ -95,10 +97,7 @@ def test_same_bytes_through_the_page_cache_and_a_small_buffer(
     """The O_DIRECT path and the buffered one (a filesystem that refuses O_DIRECT)
     write the same file, whatever the buffer's size against segment boundaries."""
     files = _segments(tmp_path, "-c", "copy")
-    segments = tuple(
-        VodSegment(i, 2.0, "init.mp4", False, f.stat().st_size) for i, f in enumerate(files)
-    )
-    rendition = VodRendition("v", segments, 1280, 720)
+    rendition = _rendition(files, 2.0, discontinuity=False)
     remux_rendition(tmp_path, rendition, tmp_path / "direct.mp4")
     monkeypatch.setattr(remux, "DIRECT", 0)
     monkeypatch.setattr(remux, "BUFFER", 3 * remux.BLOCK)
