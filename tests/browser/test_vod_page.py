@@ -24,6 +24,7 @@ from control_plane.web.routes import STATIC, WebDeps
 from edge_node.record.thumbnails import TILE_HEIGHT, TILE_WIDTH, vtt_track
 
 from .chromium import Browser, Page
+from .media import two_rendition_hls
 from .serve import ServerThread, static_files
 
 pytestmark = [
@@ -47,21 +48,7 @@ SHOWN = "Array.from(document.querySelectorAll('#messages li')).map(li => li.data
 
 
 def _pages_dir(out: Path) -> Path:
-    subprocess.run(
-        ["ffmpeg", "-hide_banner", "-loglevel", "error",
-         "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
-         "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-         "-t", str(DURATION), "-map", "0:v", "-map", "1:a", "-map", "0:v", "-map", "1:a",
-         "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
-         "-g", "30", "-keyint_min", "30", "-sc_threshold", "0",
-         "-filter:v:1", "scale=320:180", "-b:v:0", "800k", "-b:v:1", "300k",
-         "-c:a", "aac", "-b:a", "96k",
-         "-f", "hls", "-hls_time", "2", "-hls_segment_type", "fmp4",
-         "-hls_playlist_type", "vod", "-master_pl_name", "master.m3u8",
-         "-var_stream_map", "v:0,a:0 v:1,a:1",
-         str(out / "stream_%v.m3u8")],
-        check=True, timeout=120,
-    )  # fmt: skip
+    two_rendition_hls(out, DURATION)
     subprocess.run(
         ["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi",
          "-i", f"testsrc2=size={TILE_WIDTH * 2}x{TILE_HEIGHT}", "-frames:v", "1",

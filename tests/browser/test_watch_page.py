@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from shared.config import ChatSection
 from shared.tokens import TokenSigner
 
 from .chromium import Browser
+from .media import two_rendition_hls
 from .serve import ServerThread, static_files
 
 pytestmark = [
@@ -37,23 +37,7 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def hls_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("hls")
-    subprocess.run(
-        ["ffmpeg", "-hide_banner", "-loglevel", "error",
-         "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
-         "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-         "-t", "12", "-map", "0:v", "-map", "1:a", "-map", "0:v", "-map", "1:a",
-         "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
-         "-g", "30", "-keyint_min", "30", "-sc_threshold", "0",
-         "-filter:v:1", "scale=320:180", "-b:v:0", "800k", "-b:v:1", "300k",
-         "-c:a", "aac", "-b:a", "96k",
-         "-f", "hls", "-hls_time", "2", "-hls_segment_type", "fmp4",
-         "-hls_playlist_type", "vod", "-master_pl_name", "master.m3u8",
-         "-var_stream_map", "v:0,a:0 v:1,a:1",
-         str(out / "stream_%v.m3u8")],
-        check=True, timeout=120,
-    )  # fmt: skip
-    return out
+    return two_rendition_hls(tmp_path_factory.mktemp("hls"), 12)
 
 
 @pytest.fixture(scope="module")
