@@ -44,6 +44,7 @@ from pathlib import Path
 import av
 import trio
 
+from edge_node.channels import send_each
 from edge_node.media import (
     AudioConfig,
     EncodedEvent,
@@ -154,8 +155,8 @@ async def _ours(events: list[SourceEvent], directory: Path) -> tuple[str, int]:
         nursery.start_soon(sink, out_receive)
         nursery.start_soon(worker.run, source_receive, out_send)
         async with source_send:
-            for event in events:
-                await source_send.send(event)
+            # As ingest hands bursts over: a wait only while the worker's queue is full.
+            await send_each(source_send, events)
     return sink_name, discontinuities()
 
 

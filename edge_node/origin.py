@@ -23,6 +23,7 @@ from pathlib import Path
 import msgspec
 import trio
 
+from edge_node.channels import ready, send_each
 from edge_node.fleet.report import EncoderInfo, StreamLoad
 from edge_node.ingest.rtmp.server import PublishGrant
 from edge_node.media import EncodedEvent, SourceDiscontinuity, SourceEnd, SourceEvent, SourcePacket
@@ -175,15 +176,20 @@ class OriginStreams:
     ) -> None:
         """Copy one connection's events into the stream's source; hold it open after."""
         async with receive:
-            async for event in receive:
-                if isinstance(event, SourceEnd):
-                    break  # the connection ended; the stream waits for the grace
-                if isinstance(event, SourcePacket):
-                    origin.count(event)
+            async for first in receive:
+                burst = [first, *ready(receive)]
+                ended = next((i for i, e in enumerate(burst) if isinstance(e, SourceEnd)), None)
+                if ended is not None:
+                    del burst[ended:]  # the connection ended; the stream waits for the grace
+                for event in burst:
+                    if isinstance(event, SourcePacket):
+                        origin.count(event)
                 try:
-                    await origin.source.send(event)
+                    await send_each(origin.source, burst)
                 except (trio.BrokenResourceError, trio.ClosedResourceError):
                     return
+                if ended is not None:
+                    break
         if origin.generation != generation:
             return  # another connection took over already
         grace = self.graces.get(origin.grant.stream_id, DEFAULT_GRACE)

@@ -16,6 +16,7 @@ from typing import BinaryIO
 
 import trio
 
+from edge_node.channels import ready
 from edge_node.ingest import flv
 from edge_node.ingest.rtmp.server import PublishGrant
 from edge_node.media import SourceConfig, SourceEvent, SourcePacket
@@ -64,7 +65,7 @@ class FlvRecorder:
             async with receive:
                 async for first in receive:
                     # One thread hop per burst instead of per frame.
-                    batch = [first, *_ready(receive)]
+                    batch = [first, *ready(receive)]
                     last_dts = await trio.to_thread.run_sync(_write_batch, file, batch, last_dts)
         finally:
             # Shielded: a cancelled stream still leaves a closed, readable file behind.
@@ -74,15 +75,6 @@ class FlvRecorder:
         self._file_done.set()
         self._file_done = trio.Event()
         log.info("recorder: wrote %s", path)
-
-
-def _ready(receive: trio.MemoryReceiveChannel[SourceEvent]) -> list[SourceEvent]:
-    items: list[SourceEvent] = []
-    while True:
-        try:
-            items.append(receive.receive_nowait())
-        except (trio.WouldBlock, trio.EndOfChannel):
-            return items
 
 
 def _write_batch(file: BinaryIO, batch: list[SourceEvent], last_dts: int) -> int:

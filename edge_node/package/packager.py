@@ -27,6 +27,7 @@ from typing import NamedTuple, Self
 
 import trio
 
+from edge_node.channels import ready
 from edge_node.media import (
     EncodedEvent,
     EncodedSample,
@@ -161,18 +162,25 @@ class StreamPackager:
         try:
             async with receive:
                 task_status.started()
-                async for event in receive:
-                    try:
-                        await self.handle(event)
-                    except _BAD_INPUT:
-                        # Bad codec data or a failing disk ends this stream, never the node.
-                        log.exception("stream %s: packaging stopped", self.stream_id)
-                        break
-                    if isinstance(event, SourceEnd):
+                async for first in receive:
+                    if not await self._handle_burst([first, *ready(receive)]):
                         break
         finally:
             with trio.CancelScope(shield=True):
                 await self._finish_all()
+
+    async def _handle_burst(self, events: list[EncodedEvent]) -> bool:
+        """Handle what one wake-up found queued; False once the stream is over."""
+        for event in events:
+            try:
+                await self.handle(event)
+            except _BAD_INPUT:
+                # Bad codec data or a failing disk ends this stream, never the node.
+                log.exception("stream %s: packaging stopped", self.stream_id)
+                return False
+            if isinstance(event, SourceEnd):
+                return False
+        return True
 
     async def handle(self, event: EncodedEvent) -> None:
         if isinstance(event, EncodedSample):

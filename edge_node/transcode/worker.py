@@ -21,6 +21,7 @@ from typing import cast
 import msgspec
 import trio
 
+from edge_node.channels import ready
 from edge_node.media import (
     EncodedEvent,
     RenditionStart,
@@ -200,7 +201,7 @@ class TranscodeWorker:
             if resume and self._config is not None:
                 await stdin.send_all(framing.encode([self._config]))
             async for first in source:
-                batch = [first, *_ready(source, _BATCH - 1)]
+                batch = [first, *ready(source, _BATCH - 1)]
                 kept: list[SourceEvent] = []
                 for event in batch:
                     if isinstance(event, SourceConfig):
@@ -321,14 +322,3 @@ async def _stop(process: trio.Process) -> None:
             return
     process.kill()
     await process.wait()
-
-
-def _ready(source: trio.MemoryReceiveChannel[SourceEvent], limit: int) -> list[SourceEvent]:
-    """Events already waiting in the channel, without blocking: one write per burst."""
-    ready: list[SourceEvent] = []
-    while len(ready) < limit:
-        try:
-            ready.append(source.receive_nowait())
-        except (trio.WouldBlock, trio.EndOfChannel):
-            break
-    return ready
