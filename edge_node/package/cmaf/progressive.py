@@ -113,7 +113,14 @@ class MediaRun:
 
 
 def read_init(data: bytes) -> tuple[InitTrack, ...]:
-    """The tracks of an init segment (ftyp + moov with mvex)."""
+    """The tracks of an init segment (ftyp + moov with mvex); BoxError if malformed."""
+    try:
+        return _read_init(data)
+    except struct.error as e:
+        raise BoxError("a box of the init segment too short for its fields") from e
+
+
+def _read_init(data: bytes) -> tuple[InitTrack, ...]:
     moov = next((b for b in iter_boxes(data) if b.kind == b"moov"), None)
     if moov is None:
         raise BoxError("an init segment needs a moov")
@@ -134,6 +141,9 @@ def read_init(data: bytes) -> tuple[InitTrack, ...]:
     )
 
 
+MEDIA_HEADERS = (b"vmhd", b"smhd", b"nmhd")
+
+
 def _timescale(header: Box, at_v0: int, at_v1: int) -> int:
     version, _ = header.full_header()
     value: int = struct.unpack_from(">I", header.payload, at_v1 if version else at_v0)[0]
@@ -152,7 +162,9 @@ def _init_track(trak: Box, movie_timescale: int) -> InitTrack:
     (language,) = struct.unpack_from(">H", mdhd.payload, 32 if mdhd_version else 20)
     hdlr = mdia.child(b"hdlr")
     minf = mdia.child(b"minf")
-    media_header = next(c for c in minf.children() if c.kind in (b"vmhd", b"smhd", b"nmhd"))
+    media_header = next((c for c in minf.children() if c.kind in MEDIA_HEADERS), None)
+    if media_header is None:
+        raise BoxError("a minf without a media header (vmhd, smhd or nmhd)")
     stsd = minf.child(b"stbl").child(b"stsd")
     entries = tuple(b.whole() for b in iter_boxes(stsd.payload[8:]))
     edits: tuple[Edit, ...] = ()

@@ -224,3 +224,40 @@ def test_arbitrary_moofs_raise_only_box_errors(trafs: list[list[bytes]], garbage
     for payload in (b"".join(box(b"traf", *children) for children in trafs), garbage):
         with contextlib.suppress(BoxError):
             read_moof(struct.pack(">I4s", 8 + len(payload), b"moof") + payload, 0, tracks)
+
+
+@given(st.data())
+def test_mutated_init_segments_raise_only_box_errors(data: st.DataObject) -> None:
+    init = bytearray(init_segment([Track(1, VIDEO), Track(2, AUDIO)]))
+    for _ in range(data.draw(st.integers(1, 8))):
+        at = data.draw(st.integers(0, len(init) - 1))
+        init[at] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(0, len(init)))
+    with contextlib.suppress(BoxError):
+        read_init(bytes(init[:cut]))
+
+
+def _without(data: bytes, kind: bytes) -> bytes:
+    """`data` (boxes) with every `kind` box removed, at any depth, sizes fixed up."""
+    out = []
+    for b in iter_boxes(data):
+        if b.kind == kind:
+            continue
+        if b.kind in (b"moov", b"trak", b"mdia", b"minf"):
+            out.append(box(b.kind, _without(bytes(b.payload), kind)))
+        else:
+            out.append(b.whole())
+    return b"".join(out)
+
+
+@pytest.mark.parametrize(
+    "init",
+    [
+        box(b"moov", full_box(b"mvhd", 0, 0)),  # a header cut short of its timescale
+        _without(init_segment([Track(1, VIDEO)]), b"vmhd"),  # no media header
+    ],
+    ids=["short-mvhd", "no-media-header"],
+)
+def test_malformed_init_segments_raise_box_errors(init: bytes) -> None:
+    with pytest.raises(BoxError):
+        read_init(init)
