@@ -217,6 +217,8 @@ class Pipeline:
             self._restart(f"resolution changed {change}", flush_decoder=False)
             self._start_video(size)
         pts = frame.pts * 90 if frame.pts is not None else self._last_pts + 3000
+        # Encoders need rising pts; clamped input jitter can reorder a frame or two.
+        pts = max(pts, self._last_pts + 1) if self.frames_decoded > 1 else pts
         self._last_pts = pts
         boundary = self._grid.is_boundary(pts)
         frame.pts, frame.time_base = pts, VIDEO_TIMEBASE
@@ -259,6 +261,9 @@ class Pipeline:
                 audio=audio,
                 emit=self._emit,
                 upstream=self._scaling_source(plan),
+                # A rendition at the source's own rate takes every frame, however
+                # its timestamps jitter; only a lower rate needs frames dropped.
+                pace=source.fps <= 0 or plan.fps < source.fps,
             )
             encoder.start()
             self._encoders[plan.name] = encoder

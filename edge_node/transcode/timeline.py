@@ -17,6 +17,11 @@ MAX_GAP_MS = 5_000
 MAX_REORDER_MS = 2_000
 # Where continuity resumes after a break: one nominal frame after the last packet.
 RESUME_STEP_MS = 33
+# A track stepping back by at most this is jitter, not a break: encoders that resync
+# audio to video, or a source looped by its video's length, step back a frame or so.
+# Such a packet is placed 1 ms after the track's last (as ffmpeg's muxers do), which
+# costs the stream nothing; a discontinuity would cost a decoder restart.
+MAX_JITTER_MS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,13 +36,16 @@ class Retimed:
 class TimestampGuard:
     """Maps source timestamps onto one continuous clock shared by all tracks.
 
-    A backwards DTS or a jump beyond `MAX_GAP_MS` re-bases the clock so the stream
-    continues one step after the last packet, and reports a discontinuity; it never
-    waits for time to catch up, so a bad clock cannot stall the stream.
+    A DTS going backwards by more than `MAX_JITTER_MS`, or a jump beyond `MAX_GAP_MS`,
+    re-bases the clock so the stream continues one step after the last packet, and
+    reports a discontinuity; a smaller step back is clamped to 1 ms after the track's
+    last packet. It never waits for time to catch up, so a bad clock cannot stall the
+    stream.
     """
 
-    def __init__(self, max_gap_ms: int = MAX_GAP_MS) -> None:
+    def __init__(self, max_gap_ms: int = MAX_GAP_MS, max_jitter_ms: int = MAX_JITTER_MS) -> None:
         self._max_gap = max_gap_ms
+        self._max_jitter = max_jitter_ms
         self._offset = 0
         self._last: dict[TrackKind, int] = {}
         self._rebase = False
@@ -60,6 +68,11 @@ class TimestampGuard:
         last = self._last.get(kind)
         if not self._rebase and last is not None:
             step = dts + self._offset - last
+            if -self._max_jitter <= step <= 0:
+                # Clamped for this packet only; its composition offset is kept.
+                shift = 1 - step
+                self._last[kind] = last + 1
+                return Retimed(last + 1, pts + self._offset + shift, "")
             if step < 0:
                 reason = f"{kind} DTS went backwards by {-step} ms"
             elif step > self._max_gap:
@@ -102,7 +115,8 @@ class SegmentGrid:
 
 
 class FramePacer:
-    """Drops frames to cap a rendition's rate; segment starts are always kept."""
+    """Drops frames to cap a rendition's rate; segment starts are always kept.
+    An `fps` of 0 caps nothing: every frame is kept."""
 
     def __init__(self, fps: float, tolerance: int = 450) -> None:
         self._interval = round(90_000 / fps) if fps > 0 else 0

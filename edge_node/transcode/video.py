@@ -132,6 +132,7 @@ class RenditionEncoder:
         emit: Emit,
         upstream: ScaledFrames | None = None,
         queue_size: int = 8,
+        pace: bool = True,
     ) -> None:
         self.plan = plan
         self._encoder_name = encoder
@@ -139,6 +140,7 @@ class RenditionEncoder:
         self._audio = audio
         self._emit = emit
         self._upstream = upstream
+        self._pace = pace
         self._queue: queue.Queue[FrameJob | None] = queue.Queue(maxsize=queue_size)
         # A reader lags this thread by at most its own queue plus the job in hand.
         self.scaled = ScaledFrames(keep=queue_size + 2)
@@ -192,7 +194,7 @@ class RenditionEncoder:
         avcc = avcc_config_from_annexb(bytes(ctx.extradata or b""))
         self._emit(RenditionStart(plan.name, self._track(avcc), self._audio))
         reformatter = VideoReformatter()
-        pacer = FramePacer(plan.fps)
+        pacer = FramePacer(plan.fps if self._pace else 0.0)
         holder = SampleHolder(plan.name, "video", round(90_000 / (plan.fps or 30.0)))
         while (job := self._queue.get()) is not None:
             if not pacer.keep(job.pts, job.boundary):

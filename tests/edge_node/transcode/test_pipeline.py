@@ -129,6 +129,24 @@ def test_hour_jump_gives_one_discontinuity_and_a_continuous_clock(clip: Clip) ->
         assert first.keyframe
 
 
+def test_a_loop_stepping_back_one_audio_frame_loses_nothing(clip: Clip) -> None:
+    # A source looped by its video's length: at the seam both tracks step back 21 ms,
+    # mid-GOP. Every frame must still come out, with no break in the playlists.
+    events = clip(3.0)
+    seam = next(i for i, e in enumerate(events) if isinstance(e, SourcePacket) and e.dts >= 1500)
+    stepped = events[:seam] + [
+        replace(e, dts=e.dts - 21, pts=e.pts - 21) if isinstance(e, SourcePacket) else e
+        for e in events[seam:]
+    ]
+    out = run(stepped)
+    assert not [e for e in out if isinstance(e, SourceDiscontinuity)]
+    frames = sum(1 for e in events if isinstance(e, SourcePacket) and e.kind == "video")
+    for name in ("source", "160p30"):
+        samples = samples_of(out, name)
+        assert len(samples) == frames
+        assert all(b.dts > a.dts for a, b in itertools.pairwise(samples))
+
+
 def test_new_source_config_with_a_smaller_picture_restarts_the_ladder(clip: Clip) -> None:
     first = run(clip(1.0, audio=False), TranscodeSection())
     small = starts(first)["360p30"].video

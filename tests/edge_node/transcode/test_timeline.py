@@ -41,6 +41,21 @@ def test_backwards_dts_and_source_breaks() -> None:
     assert again.discontinuity == "reconnect" and again.dts == 5066
 
 
+def test_a_small_step_back_is_clamped_not_a_break() -> None:
+    guard = TimestampGuard()
+    guard.retime("audio", 1000, 1000)
+    guard.retime("video", 1000, 1066)
+    # Both tracks step back 21 ms (a clip looped by its video's length).
+    audio = guard.retime("audio", 979, 979)
+    video = guard.retime("video", 1012, 1078)
+    assert not audio.discontinuity and audio.dts == audio.pts == 1001
+    assert not video.discontinuity and (video.dts, video.pts) == (1012, 1078)
+    assert guard.retime("audio", 1001, 1001).dts == 1002  # still clamped: 1 ms on
+    assert guard.retime("audio", 1021, 1021).dts == 1021  # past its last: untouched
+    far = guard.retime("video", 1012 - 101, 1012 - 101)
+    assert "backwards by 101 ms" in far.discontinuity
+
+
 def test_a_claimed_break_still_rebases_but_is_not_reported_twice() -> None:
     guard = TimestampGuard()
     guard.retime("video", 9000, 9000)
@@ -107,3 +122,8 @@ def test_lag_monitor_sheds_once_per_cooldown_and_ignores_stalls() -> None:
     assert not lag.observe(18.5, 21.0)  # 4.4 s behind again, but inside the cooldown
     lag.idle(30.0, 21.0)  # waiting for input: a stall is not lag
     assert not lag.observe(31.0, 22.0) and lag.lag == 0.0
+
+
+def test_an_uncapped_pacer_keeps_frames_however_close() -> None:
+    pacer = FramePacer(0.0)
+    assert all(pacer.keep(pts, False) for pts in (0, 1000, 1001, 4000))
