@@ -44,10 +44,18 @@ def stream(fleet: Fleet) -> Iterator[dict[str, str]]:
         push.wait()
 
 
-def _first_rendition(master_url: str) -> str:
+def _video_variants(master_url: str) -> dict[str, str]:
+    """The master's video variant URLs by rendition name, in the master's order."""
     master = m3u8.loads(httpx.get(master_url, timeout=15).text, uri=master_url)
-    video = [p for p in master.playlists if p.stream_info.resolution]
-    return urljoin(master_url, video[-1].uri)
+    return {
+        p.uri.split("/", 1)[0]: urljoin(master_url, p.uri)
+        for p in master.playlists
+        if p.stream_info.resolution
+    }
+
+
+def _first_rendition(master_url: str) -> str:
+    return list(_video_variants(master_url).values())[-1]
 
 
 def _complete(playlist: m3u8.M3U8) -> list[m3u8.Segment]:
@@ -71,7 +79,12 @@ def _preload_hint(playlist_text: str) -> str:
 
 
 def test_edge_west_serves_the_origins_bytes(stream: dict[str, str]) -> None:
-    west, east = _first_rendition(stream["edge-west"]), _first_rendition(stream["ingest-east"])
+    # The same rendition at both nodes: masters list renditions as they start, so in
+    # the stream's first second the two can end with different ones.
+    name, west = list(_video_variants(stream["edge-west"]).items())[-1]
+    east = wait_for(
+        lambda: _video_variants(stream["ingest-east"]).get(name), 20, f"{name} at the origin"
+    )
 
     def with_a_segment() -> m3u8.M3U8 | None:
         playlist = m3u8.loads(httpx.get(west, timeout=15).text, uri=west)
