@@ -122,6 +122,18 @@ class RenditionStart:
 
 
 @dataclass(frozen=True, slots=True)
+class LadderPlanned:
+    """The video renditions the transcoder is starting for the source's picture.
+
+    Players read the master playlist once; one served while the ladder starts up would
+    hide the renditions not started yet for the whole session. The origin holds master
+    requests until each of these is listed or stopped.
+    """
+
+    renditions: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class RenditionStop:
     """A rendition is shed (worker behind real time) or the stream ends."""
 
@@ -129,4 +141,6 @@ class RenditionStop:
     reason: str
 
 
-EncodedEvent = RenditionStart | EncodedSample | SourceDiscontinuity | RenditionStop | SourceEnd
+EncodedEvent = (
+    RenditionStart | EncodedSample | SourceDiscontinuity | RenditionStop | SourceEnd | LadderPlanned
+)

@@ -140,7 +140,10 @@ class DeliveryApp:
         body: bytes | int | None
         if upstream is None:
             local = self.sources.local
-            body = local.master_playlist(route.stream_id) if local is not None else None
+            body = None
+            if local is not None:
+                await local.wait_ladder(route.stream_id)
+                body = local.master_playlist(route.stream_id)
             cache = "local"
         else:
             path = f"/live/{route.stream_id}/master.m3u8"

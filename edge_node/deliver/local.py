@@ -16,6 +16,10 @@ PlaylistAnswer = bytes | int
 
 
 class LocalMedia(Protocol):
+    async def wait_ladder(self, stream_id: str) -> None:
+        """Return once the stream's master lists every rendition starting up (bounded)."""
+        ...
+
     def master_playlist(self, stream_id: str) -> bytes | None:
         """The master playlist with child URIs relative to it, or None if unknown."""
         ...

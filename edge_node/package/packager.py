@@ -31,6 +31,7 @@ from edge_node.channels import ready
 from edge_node.media import (
     EncodedEvent,
     EncodedSample,
+    LadderPlanned,
     RenditionStart,
     RenditionStop,
     SourceDiscontinuity,
@@ -145,8 +146,12 @@ class StreamPackager:
         self.config = config
         # Taken over from another origin: every rendition numbers on from there.
         self.continue_from = continue_from
-        self._grown = trio.Event()
+        # Set (and replaced) when the ladder moves: a rendition starts, writes its
+        # first part or stops, the transcoder plans a new ladder, or the stream ends.
+        self._ladder_moved = trio.Event()
         self.renditions: dict[str, Rendition] = {}
+        # The renditions the transcoder planned and that have not stopped since.
+        self.planned: frozenset[str] = frozenset()
         self.disk_bytes = 0
         self.ended = False
         self._clock = clock
@@ -196,8 +201,13 @@ class StreamPackager:
             for r in list(self.renditions.values()):
                 await self._apply(r, r.segmenter.discontinuity())
         elif isinstance(event, RenditionStop):
+            self.planned -= {event.rendition}
             if (stopped := self.renditions.get(event.rendition)) is not None:
                 await self._finish(stopped)
+            self._ladder_changed()
+        elif isinstance(event, LadderPlanned):
+            self.planned = frozenset(event.renditions)
+            self._ladder_changed()
         elif isinstance(event, SourceEnd):
             await self._finish_all()
 
@@ -218,16 +228,23 @@ class StreamPackager:
         if self.continue_from is not None:
             rendition.playlist.continue_from(*self.continue_from)
         self.renditions[event.rendition] = rendition
-        grown, self._grown = self._grown, trio.Event()
-        grown.set()
+        self._ladder_changed()
 
     async def wait_rendition(self, name: str) -> Rendition | None:
         """Wait (up to three segment durations) for a rendition about to start: the
         players of a stream taken over already know its playlists' names."""
         with trio.move_on_after(3.0 * math.ceil(self.config.segment_duration)):
             while name not in self.renditions and not self.ended:
-                await self._grown.wait()
+                await self._ladder_moved.wait()
         return self.renditions.get(name)
+
+    async def wait_ladder_changed(self) -> None:
+        """Return after the next change to the ladder (see `_ladder_moved`)."""
+        await self._ladder_moved.wait()
+
+    def _ladder_changed(self) -> None:
+        moved, self._ladder_moved = self._ladder_moved, trio.Event()
+        moved.set()
 
     def sequence(self) -> Continuation:
         """(next media sequence, discontinuity sequence), the highest over renditions:
@@ -253,6 +270,7 @@ class StreamPackager:
         for r in list(self.renditions.values()):
             await self._finish(r)
         self.ended = True
+        self._ladder_changed()
 
     async def _apply(self, r: Rendition, outputs: list[Output]) -> None:
         """Write what the segmenter made, then publish it in the playlist and wake readers."""
@@ -283,8 +301,11 @@ class StreamPackager:
                 program_date_time=r.anchor + opened.start,
                 discontinuity=opened.discontinuity,
             )
+        first = r.playlist.last_part() is None
         r.playlist.add_part(part.duration, independent=part.independent, size=len(part.data))
         r.notify()
+        if first:
+            self._ladder_changed()  # a passthrough is listed once it has a bitrate
 
     async def _write(self, path: Path, data: bytes) -> None:
         if len(data) <= INLINE_WRITE_LIMIT:

@@ -16,6 +16,7 @@ Interface (it satisfies `edge_node.deliver.local.LocalMedia`):
         `handle.send` takes `EncodedEvent`s (bounded channel: a slow disk pushes back
         on the transcoder); closing it, or sending `SourceEnd`, ends the stream;
         `handle.done` is set when the packager has finished
+    async wait_ladder(stream_id)                 until the planned renditions are listed
     master_playlist(stream_id) -> bytes | None
     async media_playlist(stream_id, rendition, msn=None, part=None, skip=None, dvr=False)
         -> bytes | int    the playlist, or 404 unknown, 400 too far ahead or `_HLS_part`
@@ -59,6 +60,10 @@ _MEDIA = re.compile(r"([0-9]+)(?:\.([0-9]+))?\.m4s")
 # none: the rate of the parts written so far) with this headroom.
 BANDWIDTH_HEADROOM = 1.1
 CHANNEL_SIZE = 256
+# The longest a master request waits for the ladder to start: x264 opens in tens of
+# milliseconds and a passthrough is listed after its first part, so this only bounds a
+# transcoder that stalls as it starts.
+LADDER_WAIT = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +143,20 @@ class LiveStreams:
             done.set()
 
     # ---------------------------------------------------------------- reads
+
+    async def wait_ladder(self, stream_id: str) -> None:
+        """Hold a master request (at most `LADDER_WAIT`) until every rendition the
+        transcoder planned is listed or has stopped: players read the master once."""
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            return
+        with trio.move_on_after(LADDER_WAIT):
+            while not stream.ended and not all(
+                (r := stream.renditions.get(name)) is not None
+                and (r.playlist.ended or _variant(r) is not None)
+                for name in stream.planned
+            ):
+                await stream.wait_ladder_changed()
 
     def master_playlist(self, stream_id: str) -> bytes | None:
         stream = self._streams.get(stream_id)

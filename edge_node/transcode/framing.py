@@ -32,6 +32,7 @@ _ALLOWED = {
             "EncodedSample",
             "RenditionStart",
             "RenditionStop",
+            "LadderPlanned",
         }
     ),
     "edge_node.transcode.pipeline": frozenset({"PipelineStats"}),

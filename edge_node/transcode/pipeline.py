@@ -22,6 +22,7 @@ import av
 from edge_node.media import (
     AudioConfig,
     EncodedEvent,
+    LadderPlanned,
     RenditionStart,
     RenditionStop,
     SourceConfig,
@@ -248,9 +249,9 @@ class Pipeline:
         audio = self._audio.info if self._audio else None
         before = set(self._active()) | self._previous
         self._previous = set()
+        plans = tuple(plan for plan in plans if plan.name not in self._shed)
+        self._emit(LadderPlanned(tuple(plan.name for plan in plans)))
         for plan in plans:
-            if plan.name in self._shed:
-                continue
             if plan.passthrough:
                 self._passthrough = PassthroughTrack(plan, self._avcc, audio, self._emit)
                 continue

@@ -25,6 +25,9 @@ class DirMedia:
         self.playlist_waiters = 0
         self.new_file = trio.Event()
 
+    async def wait_ladder(self, stream_id: str) -> None:
+        await trio.lowlevel.checkpoint()
+
     def master_playlist(self, stream_id: str) -> bytes | None:
         self.calls.append(("master", stream_id))
         path = self.root / stream_id / "master.m3u8"

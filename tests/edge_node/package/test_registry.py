@@ -18,13 +18,14 @@ from hypothesis import strategies as st
 from edge_node.media import (
     EncodedEvent,
     EncodedSample,
+    LadderPlanned,
     RenditionStart,
     RenditionStop,
     SourceDiscontinuity,
     SourceEnd,
 )
 from edge_node.package.packager import PackagerConfig, StreamPackager
-from edge_node.package.registry import LiveStreams
+from edge_node.package.registry import LADDER_WAIT, LiveStreams
 from shared.config import EdgeConfig
 
 
@@ -386,3 +387,52 @@ async def test_reopening_a_stream_continues_it(
     assert checked.segments == ("0.m4s", "1.m4s")
     assert text.count(b"#EXT-X-DISCONTINUITY\n") == 1
     assert text.count(b'#EXT-X-MAP:URI="init.mp4"') == 1  # same tracks, same init
+
+
+async def test_master_waits_for_every_planned_rendition(
+    streams: LiveStreams, make_clip: Callable
+) -> None:
+    clip = make_clip(4.0, audio=False)
+    unknown = dataclasses.replace(clip.video, bitrate=0)
+    source = [RenditionStart("source", unknown, None)] + [
+        dataclasses.replace(s, rendition="source") for s in clip.samples
+    ]
+    answered = trio.Event()
+
+    async def ask() -> None:
+        await streams.wait_ladder("lad")
+        answered.set()
+
+    handle = await streams.open_stream("lad")
+    async with trio.open_nursery() as nursery, handle.send:
+        await handle.send.send(LadderPlanned(("source", "small", "gone")))
+        await handle.send.send(source[0])
+        await until(lambda: "source" in streams._streams["lad"].renditions)
+        nursery.start_soon(ask)
+        await handle.send.send(RenditionStart("small", clip.video, None))
+        await handle.send.send(RenditionStop("gone", "encoder failed"))
+        await until(lambda: "small" in streams._streams["lad"].renditions)
+        await trio.testing.wait_all_tasks_blocked(cushion=0.05)
+        assert not answered.is_set()  # the passthrough has no bitrate before a part
+        for event in source[1:31]:
+            await handle.send.send(event)
+        with trio.fail_after(10):
+            await answered.wait()
+        master = streams.master_playlist("lad")
+        assert master is not None
+        listed = [p.uri for p in m3u8.loads(master.decode()).playlists]
+        assert listed == ["source/index.m3u8", "small/index.m3u8"]
+
+
+async def test_master_wait_is_bounded(
+    streams: LiveStreams, make_clip: Callable, autojump_clock: trio.testing.MockClock
+) -> None:
+    clip = make_clip(1.0, audio=False)
+    handle = await streams.open_stream("stuck")
+    async with handle.send:
+        await handle.send.send(LadderPlanned(("never",)))
+        await handle.send.send(RenditionStart("v", clip.video, None))
+        await until(lambda: "v" in streams._streams["stuck"].renditions)
+        with trio.fail_after(LADDER_WAIT + 1):
+            await streams.wait_ladder("stuck")
+        assert streams.master_playlist("stuck") is not None

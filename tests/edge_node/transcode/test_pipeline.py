@@ -16,6 +16,7 @@ from edge_node.media import (
     AudioConfig,
     EncodedEvent,
     EncodedSample,
+    LadderPlanned,
     RenditionStart,
     RenditionStop,
     SourceConfig,
@@ -316,3 +317,9 @@ def test_cascaded_renditions_encode_every_picture(clip: Clip) -> None:
     counts = {name: len(samples_of(out, name)) for name in ("480p30", "360p30", "160p30")}
     assert counts["480p30"] > 0
     assert counts["360p30"] == counts["160p30"] == counts["480p30"]
+    # The ladder is announced before any of it starts: the master waits for all of it.
+    (planned,) = [e for e in out if isinstance(e, LadderPlanned)]
+    video = [e.rendition for e in out if isinstance(e, RenditionStart) and e.video is not None]
+    assert set(planned.renditions) == set(video) and out.index(planned) < min(
+        i for i, e in enumerate(out) if isinstance(e, RenditionStart) and e.video is not None
+    )
