@@ -294,14 +294,19 @@ async def test_bad_codec_data_ends_the_stream_not_the_node(
     assert streams.master_playlist("good") is not None
 
 
+def _passthrough(clip) -> list[EncodedEvent]:  # type: ignore[no-untyped-def]
+    """A "source" rendition as the transcoder passes it through: no bitrate known."""
+    unknown = dataclasses.replace(clip.video, bitrate=0)
+    return [RenditionStart("source", unknown, None)] + [
+        dataclasses.replace(s, rendition="source") for s in clip.samples
+    ]
+
+
 async def test_passthrough_without_bitrate_is_listed_once_measured(
     streams: LiveStreams, make_clip: Callable
 ) -> None:
     clip = make_clip(4.0, audio=False)
-    unknown = dataclasses.replace(clip.video, bitrate=0)
-    events = [RenditionStart("source", unknown, None)] + [
-        dataclasses.replace(s, rendition="source") for s in clip.samples
-    ]
+    events = _passthrough(clip)
     handle = await streams.open_stream("pt")
     async with handle.send:
         await handle.send.send(events[0])
@@ -393,10 +398,7 @@ async def test_master_waits_for_every_planned_rendition(
     streams: LiveStreams, make_clip: Callable
 ) -> None:
     clip = make_clip(4.0, audio=False)
-    unknown = dataclasses.replace(clip.video, bitrate=0)
-    source = [RenditionStart("source", unknown, None)] + [
-        dataclasses.replace(s, rendition="source") for s in clip.samples
-    ]
+    source = _passthrough(clip)
     answered = trio.Event()
 
     async def ask() -> None:
