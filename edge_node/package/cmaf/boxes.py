@@ -1,5 +1,5 @@
-"""The ISO BMFF box writer: size-prefixed boxes and full boxes, and the few boxes the
-init segment and the progressive MP4 both write.
+"""The ISO BMFF box writer: size-prefixed boxes and full boxes, and the few boxes more
+than one writer needs (the init segment, the chunks, the progressive MP4).
 
 Every box is built bottom-up as `bytes`: a box is its 32-bit size, its four-character
 type and its payload. Fragments are small (a part is a few hundred kilobytes at most),
@@ -35,6 +35,15 @@ def full_box(kind: bytes, version: int, flags: int, *payload: bytes) -> bytes:
 def brands(major: bytes, minor: int, compatible: tuple[bytes, ...]) -> bytes:
     """The payload shared by ftyp and styp."""
     return major + struct.pack(">I", minor) + b"".join(compatible)
+
+
+def mdat_header(payload: int) -> bytes:
+    """The header of an mdat whose `payload` bytes follow it, written apart so the media
+    are never copied into a box. The one box that may pass 4 GiB (a progressive file's
+    media), so it takes a 64-bit size when it needs one."""
+    if payload + 8 <= _MAX_BOX:
+        return struct.pack(">I4s", payload + 8, b"mdat")
+    return struct.pack(">I4sQ", 1, b"mdat", payload + 16)
 
 
 # The media are in the same file: one self-contained data reference.

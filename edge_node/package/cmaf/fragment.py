@@ -11,19 +11,17 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from edge_node.package.cmaf.boxes import box, brands, full_box
-
-_TFHD_DEFAULT_BASE_IS_MOOF = 0x02_0000
-_TRUN_DATA_OFFSET = 0x001
-_TRUN_DURATION = 0x100
-_TRUN_SIZE = 0x200
-_TRUN_FLAGS = 0x400
-_TRUN_CTO = 0x800
-
-# ISO/IEC 14496-12 8.8.3.1 sample flags: depends_on=2 (an I-frame), or depends_on=1
-# plus sample_is_non_sync_sample.
-SYNC_SAMPLE_FLAGS = 0x0200_0000
-NON_SYNC_SAMPLE_FLAGS = 0x0101_0000
+from edge_node.package.cmaf.boxes import box, brands, full_box, mdat_header
+from edge_node.package.cmaf.flags import (
+    NON_SYNC_SAMPLE_FLAGS,
+    SYNC_SAMPLE_FLAGS,
+    TFHD_DEFAULT_BASE_IS_MOOF,
+    TRUN_DATA_OFFSET,
+    TRUN_SAMPLE_COMPOSITION_TIME_OFFSET,
+    TRUN_SAMPLE_DURATION,
+    TRUN_SAMPLE_FLAGS,
+    TRUN_SAMPLE_SIZE,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,15 +54,15 @@ def chunk(sequence_number: int, runs: Sequence[TrackRun]) -> bytes:
     # The moof's size does not depend on the offsets it carries: size it once with
     # zeros, then write the real offsets.
     moof_size = len(_moof(sequence_number, runs, [0] * len(runs)))
+    data = [s.data for run in runs for s in run.samples]
+    mdat = mdat_header(sum(len(d) for d in data))
     offsets = []
-    position = moof_size + 8  # the mdat header
+    position = moof_size + len(mdat)
     for run in runs:
         offsets.append(position)
         position += sum(len(s.data) for s in run.samples)
     moof = _moof(sequence_number, runs, offsets)
-    data = [s.data for run in runs for s in run.samples]
-    mdat_header = struct.pack(">I4s", 8 + sum(len(d) for d in data), b"mdat")
-    return b"".join((moof, mdat_header, *data))
+    return b"".join((moof, mdat, *data))
 
 
 def _moof(sequence_number: int, runs: Sequence[TrackRun], offsets: Sequence[int]) -> bytes:
@@ -73,13 +71,13 @@ def _moof(sequence_number: int, runs: Sequence[TrackRun], offsets: Sequence[int]
 
 
 def _traf(run: TrackRun, data_offset: int) -> bytes:
-    tfhd = full_box(b"tfhd", 0, _TFHD_DEFAULT_BASE_IS_MOOF, struct.pack(">I", run.track_id))
+    tfhd = full_box(b"tfhd", 0, TFHD_DEFAULT_BASE_IS_MOOF, struct.pack(">I", run.track_id))
     tfdt = full_box(b"tfdt", 1, 0, struct.pack(">Q", run.base_decode_time))
     with_cto = any(s.composition_offset for s in run.samples)
-    flags = _TRUN_DATA_OFFSET | _TRUN_DURATION | _TRUN_SIZE | _TRUN_FLAGS
+    flags = TRUN_DATA_OFFSET | TRUN_SAMPLE_DURATION | TRUN_SAMPLE_SIZE | TRUN_SAMPLE_FLAGS
     row = ">III"
     if with_cto:
-        flags |= _TRUN_CTO
+        flags |= TRUN_SAMPLE_COMPOSITION_TIME_OFFSET
         row = ">IIIi"
     rows = []
     for s in run.samples:

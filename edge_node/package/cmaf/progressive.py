@@ -29,9 +29,11 @@ from edge_node.package.cmaf.boxes import (
     box,
     brands,
     full_box,
+    mdat_header,
     media_header,
     movie_header,
 )
+from edge_node.package.cmaf.flags import NON_SYNC_SAMPLE
 from edge_node.package.cmaf.reader import (
     Box,
     BoxError,
@@ -43,8 +45,6 @@ from edge_node.package.cmaf.reader import (
 
 MOVIE_TIMESCALE = 1000
 KINDS = {b"vide": "video", b"soun": "audio"}  # the tracks a download keeps, in this order
-
-NON_SYNC_SAMPLE = 0x0001_0000  # sample_is_non_sync_sample in sample flags
 
 _U32 = 0xFFFF_FFFF
 
@@ -311,7 +311,7 @@ def header(runs: Sequence[MediaRun]) -> bytes:
         start += run.duration
     ordered = [tracks[k] for k in KINDS.values() if k in tracks]
     ftyp = box(b"ftyp", brands(b"isom", 0x200, (b"isom", b"iso2", b"mp41")))
-    mdat = _mdat_header(media)
+    mdat = mdat_header(media)
     # The moov's size depends on whether offsets take 32 or 64 bits, not on their values.
     wide = media > _U32
     chunk_base = len(ftyp) + len(_moov(ordered, 0, wide)) + len(mdat)
@@ -365,12 +365,6 @@ def _media_offset(bases: list[tuple[int, int, int]], chunk: Chunk) -> int:
         if position <= chunk.position and chunk.position + chunk.size <= position + length:
             return media + chunk.position - position
     raise BoxError("a run's samples lie outside every mdat of its segment")
-
-
-def _mdat_header(media: int) -> bytes:
-    if media + 8 <= _U32:
-        return struct.pack(">I4s", media + 8, b"mdat")
-    return struct.pack(">I4sQ", 1, b"mdat", media + 16)
 
 
 # -- writing ---------------------------------------------------------------------------

@@ -11,6 +11,20 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from edge_node.package.cmaf.boxes import box
+from edge_node.package.cmaf.flags import (
+    TFHD_BASE_DATA_OFFSET,
+    TFHD_DEFAULT_BASE_IS_MOOF,
+    TFHD_DEFAULT_SAMPLE_DURATION,
+    TFHD_DEFAULT_SAMPLE_FLAGS,
+    TFHD_DEFAULT_SAMPLE_SIZE,
+    TFHD_SAMPLE_DESCRIPTION_INDEX,
+    TRUN_DATA_OFFSET,
+    TRUN_FIRST_SAMPLE_FLAGS,
+    TRUN_SAMPLE_COMPOSITION_TIME_OFFSET,
+    TRUN_SAMPLE_DURATION,
+    TRUN_SAMPLE_FLAGS,
+    TRUN_SAMPLE_SIZE,
+)
 
 # Boxes whose payload is itself a list of boxes.
 CONTAINERS = frozenset(
@@ -136,16 +150,19 @@ def parse_trex(trex: Box) -> tuple[int, SampleDefaults]:
     return track_id, SampleDefaults(*values)
 
 
-_TFHD_BASE_DATA_OFFSET = 0x01
-_TFHD_FIELDS = (0x02, 0x08, 0x10, 0x20)  # description, duration, size, flags
-_TFHD_BASE_IS_MOOF = 0x02_0000
-_TRUN_DATA_OFFSET = 0x001
-_TRUN_FIRST_FLAGS = 0x004
-_TRUN_DURATION = 0x100
-_TRUN_SIZE = 0x200
-_TRUN_FLAGS = 0x400
-_TRUN_CTO = 0x800
-_TRUN_FIELDS = (_TRUN_DURATION, _TRUN_SIZE, _TRUN_FLAGS, _TRUN_CTO)
+# tfhd's default fields and trun's sample columns, in the order they are stored.
+_TFHD_FIELDS = (
+    TFHD_SAMPLE_DESCRIPTION_INDEX,
+    TFHD_DEFAULT_SAMPLE_DURATION,
+    TFHD_DEFAULT_SAMPLE_SIZE,
+    TFHD_DEFAULT_SAMPLE_FLAGS,
+)
+_TRUN_FIELDS = (
+    TRUN_SAMPLE_DURATION,
+    TRUN_SAMPLE_SIZE,
+    TRUN_SAMPLE_FLAGS,
+    TRUN_SAMPLE_COMPOSITION_TIME_OFFSET,
+)
 # A trun without a sample table has nothing else bounding its count, and its columns
 # of defaults are built in memory: a million samples is hours of audio in one run.
 _MAX_RUN_SAMPLES = 1 << 20
@@ -182,7 +199,7 @@ def _traf(traf: Box, trex: Mapping[int, SampleDefaults]) -> TrackFragment:
     flags &= 0xFF_FFFF
     pos = 8
     base_data_offset = None
-    if flags & _TFHD_BASE_DATA_OFFSET:
+    if flags & TFHD_BASE_DATA_OFFSET:
         (base_data_offset,) = struct.unpack_from(">Q", tfhd.payload, pos)
         pos += 8
     defaults = trex.get(track_id, _TREX_ABSENT)
@@ -195,7 +212,7 @@ def _traf(traf: Box, trex: Mapping[int, SampleDefaults]) -> TrackFragment:
     return TrackFragment(
         track_id,
         base_data_offset,
-        bool(flags & _TFHD_BASE_IS_MOOF),
+        bool(flags & TFHD_DEFAULT_BASE_IS_MOOF),
         description,
         decode_time,
         tuple(_trun(trun, duration, size, sample_flags) for trun in truns),
@@ -207,11 +224,11 @@ def _trun(trun: Box, duration: int, size: int, sample_flags: int) -> SampleRun:
     version, flags = word >> 24, word & 0xFF_FFFF
     pos = 8
     data_offset = None
-    if flags & _TRUN_DATA_OFFSET:
+    if flags & TRUN_DATA_OFFSET:
         (data_offset,) = struct.unpack_from(">i", trun.payload, pos)
         pos += 4
     first_flags = None
-    if flags & _TRUN_FIRST_FLAGS:
+    if flags & TRUN_FIRST_SAMPLE_FLAGS:
         (first_flags,) = struct.unpack_from(">I", trun.payload, pos)
         pos += 4
     present = [f for f in _TRUN_FIELDS if flags & f]
@@ -223,12 +240,12 @@ def _trun(trun: Box, duration: int, size: int, sample_flags: int) -> SampleRun:
     # One unpack for the whole table: a segment hour is a quarter million samples.
     table = struct.unpack_from(f">{width * count}I", trun.payload, pos)
     columns = {f: table[i::width] for i, f in enumerate(present)}
-    durations = columns.get(_TRUN_DURATION) or (duration,) * count
-    sizes = columns.get(_TRUN_SIZE) or (size,) * count
-    flags_column = columns.get(_TRUN_FLAGS) or (sample_flags,) * count
+    durations = columns.get(TRUN_SAMPLE_DURATION) or (duration,) * count
+    sizes = columns.get(TRUN_SAMPLE_SIZE) or (size,) * count
+    flags_column = columns.get(TRUN_SAMPLE_FLAGS) or (sample_flags,) * count
     if first_flags is not None and count:
         flags_column = (first_flags, *flags_column[1:])
-    offsets: tuple[int, ...] = columns.get(_TRUN_CTO, ())
+    offsets: tuple[int, ...] = columns.get(TRUN_SAMPLE_COMPOSITION_TIME_OFFSET, ())
     if version and offsets:
         offsets = tuple(o - (1 << 32) if o & 0x8000_0000 else o for o in offsets)
     if not any(offsets):

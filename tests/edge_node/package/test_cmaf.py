@@ -25,7 +25,7 @@ from edge_node.package.cmaf import (
     segment_type,
 )
 from edge_node.package.cmaf.boxes import box, full_box
-from edge_node.package.cmaf.fragment import NON_SYNC_SAMPLE_FLAGS, SYNC_SAMPLE_FLAGS
+from edge_node.package.cmaf.flags import NON_SYNC_SAMPLE_FLAGS, SYNC_SAMPLE_FLAGS
 from edge_node.package.cmaf.reader import iter_boxes, parse_traf, walk
 
 AVCC = bytes.fromhex("01640028ffe1000a6764002846a1e0a6fa27010005") + bytes.fromhex("68ee3cb0")

@@ -11,6 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge_node.package.cmaf.boxes import box, full_box
+from edge_node.package.cmaf.flags import NON_SYNC_SAMPLE_FLAGS as NON_SYNC
+from edge_node.package.cmaf.flags import SYNC_SAMPLE_FLAGS as SYNC
 from edge_node.package.cmaf.reader import (
     Box,
     BoxError,
@@ -22,9 +24,6 @@ from edge_node.package.cmaf.reader import (
     walk,
 )
 from tests.edge_node.package.conftest import traf_children
-
-NON_SYNC = 0x0101_0000
-SYNC = 0x0200_0000
 
 
 def _traf(*children: bytes) -> Box:
