@@ -70,14 +70,22 @@ class _HubLifespan(InitPlugin):
         self._redis = redis
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        app_config.lifespan.append(self._lifespan)
+        # The Redis client is entered first and so closed last: the channels plugin
+        # reads its stream with it until that plugin has stopped, and a client closed
+        # under it failed the whole shutdown (and every cleanup after it).
+        app_config.lifespan.insert(0, self._client)
+        app_config.lifespan.append(self._hub_lifespan)
         return app_config
 
     @asynccontextmanager
-    async def _lifespan(self, _app: object) -> AsyncIterator[None]:
+    async def _client(self, _app: object) -> AsyncIterator[None]:
         try:
-            async with self._hub.lifespan():
-                yield
+            yield
         finally:
             if self._redis is not None:
                 await self._redis.aclose()
+
+    @asynccontextmanager
+    async def _hub_lifespan(self, _app: object) -> AsyncIterator[None]:
+        async with self._hub.lifespan():
+            yield
