@@ -78,6 +78,44 @@ def test_sampler_keeps_privileged_and_announces() -> None:
     assert not s.sampling
 
 
+def _hot(s: Sampler, now: float, batches: int, size: int, gap: float = 0.1) -> int:
+    """Feed `batches` batches of `size` chatter messages; the messages kept."""
+    kept = 0
+    for _ in range(batches):
+        now += gap
+        kept += len(s.step([msg(i) for i in range(size)], now).events)
+    return kept
+
+
+def test_sampler_budget_is_the_limit_per_second_below_one_per_batch() -> None:
+    # 5 msg/s with 0.1 s batches is half a message per batch: rounding it up to one
+    # per batch would let twice the limit through.
+    s = Sampler(limit=5, interval=0.1)
+    _hot(s, 0.0, 10, 20)  # 200 msg/s: sampling starts
+    assert s.sampling
+    assert 49 <= _hot(s, 1.0, 100, 20) <= 51  # 10 s more
+
+
+def test_sampler_budget_follows_the_time_between_batches() -> None:
+    s = Sampler(limit=50, interval=0.1)
+    _hot(s, 0.0, 10, 100)
+    assert s.sampling
+    # A batch 0.3 s after the last (a busy loop) gets 0.3 s of budget; a 2 s gap
+    # saves up at most a second's worth.
+    assert _hot(s, 1.0, 1, 100, gap=0.3) == 15
+    assert _hot(s, 1.3, 1, 100, gap=2.0) == 50
+    assert s.sampling
+
+
+def test_a_flood_in_the_first_batch_is_sampled() -> None:
+    # A room's first batch once went out whole: the meter had no earlier batch to
+    # measure from and took the flood for 0 msg/s.
+    s = Sampler(limit=50, interval=0.1)
+    sample = s.step([msg(i) for i in range(250)], 100.0)
+    assert sample.notice == NOTICE_FAST
+    assert len(sample.events) == 5
+
+
 def test_sampler_never_drops_deletes() -> None:
     s = Sampler(limit=1, interval=0.1)
     s.sampling = True

@@ -107,7 +107,9 @@ def test_history_and_resume(chat_factory: Any) -> None:
 
 
 def test_hot_room_viewers_get_a_sample_moderators_everything(chat_factory: Any) -> None:
-    chat: Chat = chat_factory(rate_limit_messages=1000, hot_room_rate=20)
+    # A limit far below how fast even a loaded machine takes the burst in, so the
+    # room samples however the 300 messages spread over its batches.
+    chat: Chat = chat_factory(rate_limit_messages=1000, hot_room_rate=5)
     with (
         chat.join() as viewer,
         chat.join(token="demo-key") as owner,
@@ -125,7 +127,8 @@ def test_hot_room_viewers_get_a_sample_moderators_everything(chat_factory: Any) 
                     (seen if event["type"] == "chat_message" else notices).append(event)
     assert "from the broadcaster" in [m["content"] for m in everything]
     assert "from the broadcaster" in [m["content"] for m in seen]
-    assert len(seen) < 200
+    assert len(everything) == 301
+    assert len(seen) <= len(everything) // 2
     assert notices and notices[0]["type"] == "notice" and notices[0]["code"] == "sampling"
 
 
