@@ -23,7 +23,13 @@ packager) is printed apart from the worker's. The real-time factor is media seco
 over wall seconds. Rounds alternate; p50s are printed, then the ratios ours/ffmpeg.
 Targets: CPU ratio <= 0.9, real-time-factor ratio >= 1.2.
 
-    .venv/bin/python bench/transcode_ladder.py [--rounds 3] [--loops 3]
+`--floor` adds a third side each round, "alone": the same worker with its output
+dropped inside the worker process (`--discard-output`), so no pickling, no pipe to the
+node, no packaging. It is what decoding, scaling, encoding and the per-frame glue cost
+by themselves: the least that any rearrangement of the hand-off and the packager
+could bring ours down to.
+
+    .venv/bin/python bench/transcode_ladder.py [--rounds 3] [--loops 3] [--floor]
 """
 
 from __future__ import annotations
@@ -123,6 +129,8 @@ def source_events(loops: int) -> Clip:
     return Clip([*looped, SourceEnd("benchmark over")], float(loops * length))
 
 
+ALONE = "output dropped in the worker"
+
 Sink = Callable[[trio.MemoryReceiveChannel[EncodedEvent]], Awaitable[object]]
 
 
@@ -143,12 +151,13 @@ async def _null_sink(receive: trio.MemoryReceiveChannel[EncodedEvent]) -> None:
             pass
 
 
-async def _ours(events: list[SourceEvent], directory: Path) -> tuple[str, int]:
+async def _ours(events: list[SourceEvent], directory: Path, alone: bool) -> tuple[str, int]:
     # Fed faster than live, a worker slower than real time on a busy box would shed
     # renditions; the comparison needs the whole ladder every time.
     settings = TranscodeSection(shed_lag_seconds=1e9)
-    worker = TranscodeWorker(settings)
-    sink_name, sink, discontinuities = make_sink(directory)
+    worker = TranscodeWorker(settings, child_args=("--discard-output",) if alone else ())
+    nothing: tuple[str, Sink, Callable[[], int]] = (ALONE, _null_sink, lambda: 0)
+    sink_name, sink, discontinuities = nothing if alone else make_sink(directory)
     source_send, source_receive = trio.open_memory_channel[SourceEvent](64)
     out_send, out_receive = trio.open_memory_channel[EncodedEvent](256)
     async with trio.open_nursery() as nursery:
@@ -160,13 +169,13 @@ async def _ours(events: list[SourceEvent], directory: Path) -> tuple[str, int]:
     return sink_name, discontinuities()
 
 
-def run_ours(clip: Clip) -> Run:
+def run_ours(clip: Clip, alone: bool = False) -> Run:
     directory = Path(tempfile.mkdtemp(prefix="ladder-ours-"))
     try:
         (own0, children0), wall0 = cpu_seconds(), time.perf_counter()
-        sink, discontinuities = trio.run(_ours, clip.events, directory)
+        sink, discontinuities = trio.run(_ours, clip.events, directory, alone)
         wall, (own1, children1) = time.perf_counter() - wall0, cpu_seconds()
-        if sink != "null sink" and not any(directory.rglob("*.m4s")):
+        if sink not in ("null sink", ALONE) and not any(directory.rglob("*.m4s")):
             raise SystemExit("the packager wrote no segments; the run does not count")
     finally:
         shutil.rmtree(directory, ignore_errors=True)
@@ -219,20 +228,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--loops", type=int, default=3, help="times the 10 s clip is fed")
+    parser.add_argument(
+        "--floor", action="store_true", help="also run the worker alone, its output dropped"
+    )
     args = parser.parse_args()
     if not CLIP.exists():
         sys.exit(f"missing {CLIP}")
     clip = source_events(args.loops)
     media = clip.media_seconds
     print(f"{media:.1f} s of 1280x720p30 media, ladder source + 480p/360p/160p, AAC passthrough")
-    ours: list[Run] = []
-    theirs: list[Run] = []
+    sides: dict[str, Callable[[], Run]] = {
+        "ours": lambda: run_ours(clip),
+        "ffmpeg": lambda: run_ffmpeg(args.loops, media),
+    }
+    if args.floor:
+        sides["alone"] = lambda: run_ours(clip, alone=True)
+    runs: dict[str, list[Run]] = {name: [] for name in sides}
     for round_no in range(1, args.rounds + 1):
         # Alternate which side goes first so a noisy neighbour hurts both alike.
-        order = (("ours", run_ours), ("ffmpeg", run_ffmpeg))
-        for name, _ in order if round_no % 2 else order[::-1]:
-            run = run_ours(clip) if name == "ours" else run_ffmpeg(args.loops, media)
-            (ours if name == "ours" else theirs).append(run)
+        order = list(sides)
+        for name in order if round_no % 2 else order[::-1]:
+            run = sides[name]()
+            runs[name].append(run)
             detail = (
                 f"parent {run.parent:.3f} s/s, discontinuities {run.discontinuities}, "
                 if name == "ours"
@@ -242,6 +259,7 @@ def main() -> None:
                 f"round {round_no} {name:6s} cpu {run.cpu:.3f} s/s  rtf {run.rtf:.2f}x"
                 f"  ({detail}{run.sink})"
             )
+    ours, theirs = runs["ours"], runs["ffmpeg"]
     cpu_ours = statistics.median(r.cpu for r in ours)
     cpu_ffmpeg = statistics.median(r.cpu for r in theirs)
     rtf_ours = statistics.median(r.rtf for r in ours)
@@ -252,6 +270,10 @@ def main() -> None:
     print(f"p50 ffmpeg cpu {cpu_ffmpeg:.3f} s per media s, rtf {rtf_ffmpeg:.2f}x")
     print(f"ratio cpu ours/ffmpeg {cpu_ours / cpu_ffmpeg:.2f}x (target <= 0.90)")
     print(f"ratio rtf ours/ffmpeg {rtf_ours / rtf_ffmpeg:.2f}x (target >= 1.20)")
+    if runs.get("alone"):
+        cpu_alone = statistics.median(r.cpu for r in runs["alone"])
+        print(f"p50 alone  cpu {cpu_alone:.3f} s per media s ({ALONE})")
+        print(f"ratio cpu alone/ffmpeg {cpu_alone / cpu_ffmpeg:.2f}x (the floor of ours)")
 
 
 if __name__ == "__main__":

@@ -56,8 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     settings = msgspec.json.decode(os.environ.get(SETTINGS_ENV, "{}"), type=TranscodeSection)
     outgoing: queue.Queue[Outgoing] = queue.Queue(maxsize=_OUTPUT_QUEUE)
     pipeline = Pipeline(settings, args.encoder, outgoing.put)
+    write_loop = _discard_loop if args.discard_output else _write_loop
     writer = threading.Thread(
-        target=_write_loop, args=(protocol_out, outgoing, pipeline), name="writer", daemon=True
+        target=write_loop, args=(protocol_out, outgoing, pipeline), name="writer", daemon=True
     )
     writer.start()
     try:
@@ -73,6 +74,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m edge_node.transcode.child")
     parser.add_argument("--encoder", required=True, help="h264_nvenc or libx264")
     parser.add_argument("--log-level", default="warning")
+    parser.add_argument(
+        "--discard-output",
+        action="store_true",
+        help="drop what the ladder makes instead of writing it (benchmarks: the cost of "
+        "the transcoder alone, without the hand-off to the node)",
+    )
     return parser.parse_args(argv)
 
 
@@ -109,6 +116,11 @@ def _write_loop(fd: int, outgoing: queue.Queue[Outgoing], pipeline: Pipeline) ->
     except BrokenPipeError:
         # The node went away; nothing is left to tell. Exit without draining.
         os._exit(0)
+
+
+def _discard_loop(fd: int, outgoing: queue.Queue[Outgoing], pipeline: Pipeline) -> None:
+    while outgoing.get() is not None:
+        pass
 
 
 def _take_batch(outgoing: queue.Queue[Outgoing], timeout: float) -> tuple[list[object], bool]:

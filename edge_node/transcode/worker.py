@@ -79,12 +79,14 @@ class TranscodeWorker:
         encoder: str | None = None,
         log_level: str = "warning",
         stall_timeout: float = STALL_TIMEOUT,
+        child_args: tuple[str, ...] = (),
     ) -> None:
         # Probing (and a forced but absent NVENC) fails here, in the node, at start.
         self._encoder = encoder or choose_h264(settings.encoder, probe_encoders())
         self._settings = settings
         self._log_level = log_level
         self._stall_timeout = stall_timeout
+        self._child_args = child_args  # extra flags for the child (benchmarks)
         self._config: SourceConfig | None = None
         self._stats = PipelineStats(0.0, 0.0, ())
         self._active: set[str] = set()
@@ -148,6 +150,7 @@ class TranscodeWorker:
             self._encoder,
             "--log-level",
             self._log_level,
+            *self._child_args,
         ]
         return _Spawned(self, command, env)
 

@@ -108,6 +108,18 @@ async def test_worker_process_runs_the_ladder(clip: Clip) -> None:
     assert stats.pid is None and stats.restarts == 0
 
 
+async def test_a_worker_discarding_its_output_takes_the_whole_stream_and_exits(
+    clip: Clip,
+) -> None:
+    # The benchmark's "transcoder alone" side: it must run the ladder to the end
+    # (not be taken for a crashed or wedged worker) and hand nothing over.
+    worker = TranscodeWorker(SMALL, child_args=("--discard-output",))
+    out = await _run(worker, [*clip(2.0), SourceEnd("benchmark over")])
+    assert out == []
+    stats = worker.stats()
+    assert stats.pid is None and stats.restarts == 0
+
+
 async def test_kill_9_restarts_from_a_keyframe_with_a_discontinuity(clip: Clip) -> None:
     worker = TranscodeWorker(SMALL)
     killed: list[int] = []
