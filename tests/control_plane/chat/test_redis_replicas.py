@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import socket
 import subprocess
@@ -123,3 +124,23 @@ def test_a_room_opened_late_does_not_replay_history_as_live(replicas: tuple[Chat
             say(dot, "new")
             live = collect(eve, 1)
     assert [m["content"] for m in live] == ["new"]
+
+
+def test_a_replica_shuts_down_cleanly(
+    tmp_path: Path, redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The Redis client was once closed under the channels plugin's stream reader, so
+    # every shutdown failed ("Application shutdown failed") and skipped what came after.
+    signer = TokenSigner.load_or_create(tmp_path / "signing.pem")
+    server, chat = start_chat(make_deps(tmp_path / "chat.db", signer, redis_url=redis_url))
+    # uvicorn's loggers do not propagate to the root, where caplog listens.
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    uvicorn_log.addHandler(caplog.handler)
+    try:
+        with server, chat.join(token=chat.token("fay")) as fay:
+            say(fay, "bye")
+            collect(fay, 1)
+    finally:
+        uvicorn_log.removeHandler(caplog.handler)
+    failures = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert failures == [], [r.getMessage() for r in failures]
