@@ -109,8 +109,17 @@ class Browser:
         request = urllib.request.Request(f"{self.http}/json/new?about:blank", method="PUT")
         with urllib.request.urlopen(request, timeout=10) as response:
             target = json.load(response)
-        # legacy=True: the page keeps its connection until `close()`.
-        ws = connect(target["webSocketDebuggerUrl"], max_size=None, open_timeout=10, legacy=True)
+        # legacy=True: the page keeps its connection until `close()`. No keepalive
+        # pings on a loopback DevTools socket: websockets draws each ping's payload
+        # from the global `random`, and a page that outlives its test did so in the
+        # middle of later hypothesis tests (which then warned of `random` in strategies).
+        ws = connect(
+            target["webSocketDebuggerUrl"],
+            max_size=None,
+            open_timeout=10,
+            ping_interval=None,
+            legacy=True,
+        )
         page = Page(ws, target["id"])
         self._pages.append(page)
         page.send("Page.enable")
@@ -119,9 +128,19 @@ class Browser:
             page.goto(url)
         return page
 
-    def close(self) -> None:
-        for page in self._pages:
+    def close_pages(self) -> None:
+        """Close every tab this browser opened: a tab left behind keeps its player
+        running (retrying a server long gone) and loads the machine under later tests."""
+        pages, self._pages = self._pages, []
+        for page in pages:
             page._ws.close()
+            with contextlib.suppress(OSError):
+                url = f"{self.http}/json/close/{page.target_id}"
+                with urllib.request.urlopen(url, timeout=10):
+                    pass
+
+    def close(self) -> None:
+        self.close_pages()
 
 
 @contextmanager
