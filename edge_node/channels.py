@@ -8,7 +8,7 @@ stages take and give whole bursts and yield only when they have to wait.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from typing import TypeVar
 
 import trio
@@ -16,15 +16,19 @@ import trio
 T = TypeVar("T")
 
 
-def ready(receive: trio.MemoryReceiveChannel[T], limit: int | None = None) -> list[T]:
-    """What the channel already holds (up to `limit` items), without waiting."""
-    items: list[T] = []
-    while limit is None or len(items) < limit:
-        try:
-            items.append(receive.receive_nowait())
-        except (trio.WouldBlock, trio.EndOfChannel):
-            break
-    return items
+async def bursts(
+    receive: trio.MemoryReceiveChannel[T], limit: int | None = None
+) -> AsyncIterator[list[T]]:
+    """Each wake-up's worth of items: the one that woke us and what queued behind it
+    (at most `limit` in all), until the channel ends."""
+    async for first in receive:
+        burst = [first]
+        while limit is None or len(burst) < limit:
+            try:
+                burst.append(receive.receive_nowait())
+            except (trio.WouldBlock, trio.EndOfChannel):
+                break
+        yield burst
 
 
 async def send_each(send: trio.MemorySendChannel[T], items: Iterable[T]) -> None:

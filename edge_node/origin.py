@@ -23,7 +23,7 @@ from pathlib import Path
 import msgspec
 import trio
 
-from edge_node.channels import ready, send_each
+from edge_node.channels import bursts, send_each
 from edge_node.fleet.report import EncoderInfo, StreamLoad
 from edge_node.ingest.rtmp.server import PublishGrant
 from edge_node.media import EncodedEvent, SourceDiscontinuity, SourceEnd, SourceEvent, SourcePacket
@@ -176,8 +176,7 @@ class OriginStreams:
     ) -> None:
         """Copy one connection's events into the stream's source; hold it open after."""
         async with receive:
-            async for first in receive:
-                burst = [first, *ready(receive)]
+            async for burst in bursts(receive):
                 ended = next((i for i, e in enumerate(burst) if isinstance(e, SourceEnd)), None)
                 if ended is not None:
                     del burst[ended:]  # the connection ended; the stream waits for the grace

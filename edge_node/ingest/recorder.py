@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 import trio
 
-from edge_node.channels import ready
+from edge_node.channels import bursts
 from edge_node.ingest import flv
 from edge_node.ingest.rtmp.server import PublishGrant
 from edge_node.media import SourceConfig, SourceEvent, SourcePacket
@@ -63,9 +63,8 @@ class FlvRecorder:
             await trio.to_thread.run_sync(file.write, flv.FILE_HEADER)
             last_dts = 0
             async with receive:
-                async for first in receive:
-                    # One thread hop per burst instead of per frame.
-                    batch = [first, *ready(receive)]
+                # One thread hop per burst instead of per frame.
+                async for batch in bursts(receive):
                     last_dts = await trio.to_thread.run_sync(_write_batch, file, batch, last_dts)
         finally:
             # Shielded: a cancelled stream still leaves a closed, readable file behind.

@@ -27,7 +27,7 @@ from typing import NamedTuple, Self
 
 import trio
 
-from edge_node.channels import ready
+from edge_node.channels import bursts
 from edge_node.media import (
     EncodedEvent,
     EncodedSample,
@@ -167,8 +167,8 @@ class StreamPackager:
         try:
             async with receive:
                 task_status.started()
-                async for first in receive:
-                    if not await self._handle_burst([first, *ready(receive)]):
+                async for burst in bursts(receive):
+                    if not await self._handle_burst(burst):
                         break
         finally:
             with trio.CancelScope(shield=True):

@@ -21,7 +21,7 @@ from typing import cast
 import msgspec
 import trio
 
-from edge_node.channels import ready
+from edge_node.channels import bursts
 from edge_node.media import (
     EncodedEvent,
     RenditionStart,
@@ -203,8 +203,7 @@ class TranscodeWorker:
         try:
             if resume and self._config is not None:
                 await stdin.send_all(framing.encode([self._config]))
-            async for first in source:
-                batch = [first, *ready(source, _BATCH - 1)]
+            async for batch in bursts(source, _BATCH):
                 kept: list[SourceEvent] = []
                 for event in batch:
                     if isinstance(event, SourceConfig):
