@@ -65,7 +65,10 @@ from edge_node.transcode.worker import TranscodeWorker
 from shared.config import TranscodeSection
 from shared.ladder import SourceVideo, plan_ladder
 
-CLIP = Path(__file__).resolve().parents[1].parent / "shared" / "media" / "src720.mp4"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from testclip import source_clip
+
+CLIP = source_clip()
 
 
 @dataclass(frozen=True)
@@ -232,8 +235,6 @@ def main() -> None:
         "--floor", action="store_true", help="also run the worker alone, its output dropped"
     )
     args = parser.parse_args()
-    if not CLIP.exists():
-        sys.exit(f"missing {CLIP}")
     clip = source_events(args.loops)
     media = clip.media_seconds
     print(f"{media:.1f} s of 1280x720p30 media, ladder source + 480p/360p/160p, AAC passthrough")

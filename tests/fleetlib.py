@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from testclip import source_clip
 
 START_TIMEOUT = 90.0
 
@@ -216,11 +217,11 @@ def wait_for(predicate: Callable[[], Any], seconds: float, what: str) -> Any:
 def ffmpeg_push(
     url: str, *args: str, seconds: float | None = None, loop: bool = False
 ) -> subprocess.Popen[bytes]:
-    """Push the shared 720p clip like OBS would (H.264 + AAC over RTMP, real time)."""
+    """Push the test clip like OBS would (H.264 + AAC over RTMP, real time)."""
     duration = ["-t", str(seconds)] if seconds else []
     looping = ["-stream_loop", "-1"] if loop else []
     return subprocess.Popen(
-        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-re", *looping, "-i", str(SOURCE_CLIP),
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-re", *looping, "-i", str(source_clip()),
          *duration, *args, "-c", "copy", "-f", "flv", url],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -235,9 +236,6 @@ def count_frames(path: Path, stream: str = "v:0") -> int:
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     return int(out.stdout.strip().splitlines()[0])
-
-
-SOURCE_CLIP = Path(__file__).resolve().parents[1].parent / "shared" / "media" / "src720.mp4"
 
 
 def node_pid(fleet: Fleet, name: str) -> int | None:

@@ -13,6 +13,6 @@ from .chromium import CHROMIUM, Browser, launch
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     if shutil.which(CHROMIUM) is None:
-        pytest.skip("needs Debian's chromium")
+        pytest.fail("needs Debian's chromium, which ./dev installs")
     with launch() as running:
         yield running

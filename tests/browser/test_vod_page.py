@@ -5,7 +5,6 @@ on seeks. The real API and edges are exercised in tests/e2e/test_vod_watch.py.""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -20,19 +19,14 @@ from litestar.params import FromPath, FromQuery
 from litestar.testing import TestClient
 
 from control_plane.web import routes as web_routes
-from control_plane.web.routes import STATIC, WebDeps
+from control_plane.web.routes import WebDeps
 from edge_node.record.thumbnails import TILE_HEIGHT, TILE_WIDTH, vtt_track
 
 from .chromium import Browser, Page
 from .media import two_rendition_hls
 from .serve import ServerThread, static_files
 
-pytestmark = [
-    pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg"),
-    pytest.mark.skipif(
-        not (STATIC / "vendor" / "hls.min.js").exists(), reason="run the set-up (vendors hls.js)"
-    ),
-]
+pytestmark = pytest.mark.usefixtures("needs_ffmpeg", "needs_hls_js")
 
 DURATION = 12.0
 VOD_ID = "v1"

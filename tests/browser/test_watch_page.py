@@ -4,7 +4,6 @@ between two pages. The control plane's play and live endpoints are fakes here.""
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ from control_plane.chat import routes as chat_routes
 from control_plane.chat import schema as chat_schema
 from control_plane.chat.deps import ChatDeps
 from control_plane.web import routes as web_routes
-from control_plane.web.routes import STATIC, WebDeps
+from control_plane.web.routes import WebDeps
 from shared.config import ChatSection
 from shared.tokens import TokenSigner
 
@@ -27,12 +26,7 @@ from .chromium import Browser
 from .media import two_rendition_hls
 from .serve import ServerThread, static_files
 
-pytestmark = [
-    pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg"),
-    pytest.mark.skipif(
-        not (STATIC / "vendor" / "hls.min.js").exists(), reason="run the set-up (vendors hls.js)"
-    ),
-]
+pytestmark = pytest.mark.usefixtures("needs_ffmpeg", "needs_hls_js")
 
 
 @pytest.fixture(scope="module")

@@ -16,11 +16,7 @@ import pytest
 from browser.chromium import CHROMIUM, Browser, launch
 from fleetlib import Fleet, wait_for
 
-from control_plane.web.routes import STATIC
-
-pytestmark = pytest.mark.skipif(
-    not (STATIC / "vendor" / "hls.min.js").exists(), reason="run the set-up (vendors hls.js)"
-)
+pytestmark = pytest.mark.usefixtures("needs_hls_js")
 
 PLAYER = """<!doctype html><video id="video" muted autoplay playsinline></video>
 <script src="{api}/static/vendor/hls.min.js"></script>

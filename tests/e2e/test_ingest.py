@@ -6,7 +6,8 @@ import subprocess
 import sys
 import time
 
-from fleetlib import SOURCE_CLIP, Fleet, count_frames, ffmpeg_push, wait_for
+from fleetlib import Fleet, count_frames, ffmpeg_push, wait_for
+from testclip import source_clip
 
 
 def test_ffmpeg_goes_live_and_every_frame_arrives(fleet: Fleet) -> None:
@@ -34,7 +35,7 @@ def test_ffmpeg_goes_live_and_every_frame_arrives(fleet: Fleet) -> None:
         10,
         "the ingest recording",
     )
-    sent = count_frames(SOURCE_CLIP)
+    sent = count_frames(source_clip())
     wait_for(lambda: count_frames(recording) == sent, 10, f"{sent} frames in the recording")
 
 

@@ -17,11 +17,7 @@ from browser.chromium import CHROMIUM, Browser, Page, launch
 from fleetlib import Fleet, ffmpeg_push, wait_for
 from websockets.sync.client import connect
 
-from control_plane.web.routes import STATIC
-
-pytestmark = pytest.mark.skipif(
-    not (STATIC / "vendor" / "hls.min.js").exists(), reason="run the set-up (vendors hls.js)"
-)
+pytestmark = pytest.mark.usefixtures("needs_hls_js")
 
 CHANNEL = "replayed"
 PUSHED = 14.0

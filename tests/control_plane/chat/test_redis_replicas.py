@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import socket
 import subprocess
 import time
@@ -20,7 +19,7 @@ from shared.tokens import TokenSigner
 
 from .conftest import Chat, collect, make_deps, recv, start_chat
 
-pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
+pytestmark = pytest.mark.usefixtures("needs_redis")
 
 
 def free_port() -> int:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import trio
 from rtmp_testclient import Publisher, simple_c0c1
+from testclip import source_clip
 
 from edge_node.ingest.recorder import FlvRecorder
 from edge_node.ingest.rtmp._handshake import PACKET_SIZE
@@ -29,7 +30,6 @@ from edge_node.media import (
 )
 from shared.config import RtmpSection
 
-SOURCE = Path(__file__).parents[4] / "shared" / "media" / "src720.mp4"
 PUBLISHER = Path(__file__).parent / "pyav_publisher.py"
 KEY = "goodkey"
 CLIENT_DEADLINE = 60.0
@@ -99,7 +99,7 @@ async def run(argv: list[str]) -> subprocess.CompletedProcess[bytes]:
 
 
 async def ffmpeg_push(url: str, *extra: str) -> subprocess.CompletedProcess[bytes]:
-    argv = ["ffmpeg", "-nostdin", "-v", "error", *extra, "-i", str(SOURCE), "-c", "copy"]
+    argv = ["ffmpeg", "-nostdin", "-v", "error", *extra, "-i", str(source_clip()), "-c", "copy"]
     return await run([*argv, "-f", "flv", url])
 
 
@@ -125,7 +125,7 @@ async def video_frames(path: Path) -> int:
 
 
 async def source_frames() -> int:
-    return await video_frames(SOURCE)
+    return await video_frames(source_clip())
 
 
 async def test_ffmpeg_publish_is_recorded_frame_for_frame(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import av
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from testclip import source_clip
 
 from edge_node.media import EncodedSample, TrackInfo
 from edge_node.package.cmaf import segment_type
@@ -195,9 +196,6 @@ def test_waits_for_a_keyframe_and_ignores_foreign_tracks(make_clip: Callable) ->
     assert seg.push(video[0]) == []  # ended
 
 
-SHARED_CLIP = Path(__file__).resolve().parents[3].parent / "shared" / "media" / "src720.mp4"
-
-
 def _demux(path: Path, seconds: float) -> tuple[list[EncodedSample], object, object]:
     """Passthrough-style samples from an MP4 with B-frames (as OBS sends)."""
     from edge_node.media import TrackInfo, TrackKind
@@ -240,11 +238,7 @@ def _demux(path: Path, seconds: float) -> tuple[list[EncodedSample], object, obj
 
 
 def test_passthrough_with_b_frames(tmp_path: Path) -> None:
-    if not SHARED_CLIP.exists():
-        import pytest
-
-        pytest.skip("shared test media not present")
-    samples, video, audio = _demux(SHARED_CLIP, 4.0)
+    samples, video, audio = _demux(source_clip(), 4.0)
     assert any(s.pts != s.dts for s in samples if s.kind == "video")
     outputs = run(Segmenter(CONFIG, video, audio), samples)  # type: ignore[arg-type]
     assert len(segments_of(outputs)) == 2

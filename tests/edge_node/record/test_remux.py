@@ -11,7 +11,7 @@ from typing import Any
 
 import av
 import pytest
-from fleetlib import SOURCE_CLIP
+from testclip import source_clip
 
 from edge_node.record import remux
 from edge_node.record.manifest import VodRendition, VodSegment
@@ -23,7 +23,7 @@ def _segments(
 ) -> list[Path]:
     directory.mkdir(exist_ok=True)
     subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", str(SOURCE_CLIP), "-t", str(seconds), *encode,
+        ["ffmpeg", "-v", "error", "-i", str(source_clip()), "-t", str(seconds), *encode,
          "-f", "hls", "-hls_time", "2", "-hls_segment_type", "fmp4",
          "-hls_fmp4_init_filename", init,
          "-hls_segment_filename", str(directory / "%d.m4s"), str(directory / "x.m3u8")],

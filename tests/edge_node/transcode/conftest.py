@@ -1,4 +1,4 @@
-"""Real source media for the transcoder tests: the shared 720p clip demuxed by PyAV into
+"""Real source media for the transcoder tests: the 720p test clip demuxed by PyAV into
 what ingest hands the transcoder (AVCC video with the stream's avcC, raw AAC, ms clocks).
 """
 
@@ -12,6 +12,7 @@ from pathlib import Path
 
 import av
 import pytest
+from testclip import source_clip
 
 from edge_node.media import (
     AudioConfig,
@@ -24,8 +25,6 @@ from edge_node.media import (
     VideoConfig,
 )
 from edge_node.transcode.avc import avcc_config_from_annexb, split_annexb, split_avcc, to_avcc
-
-CLIP = Path(__file__).resolve().parents[3].parent / "shared" / "media" / "src720.mp4"
 
 
 @functools.cache
@@ -52,7 +51,7 @@ def _demux(path: Path) -> tuple[SourceConfig, tuple[SourcePacket, ...]]:
 
 def source_events(seconds: float, *, video: bool = True, audio: bool = True) -> list[SourceEvent]:
     """The clip's first `seconds` as source events (config first), optionally one track."""
-    config, packets = _demux(CLIP)
+    config, packets = _demux(source_clip())
     config = replace(
         config, video=config.video if video else None, audio=config.audio if audio else None
     )
@@ -63,8 +62,7 @@ def source_events(seconds: float, *, video: bool = True, audio: bool = True) -> 
 
 @pytest.fixture
 def clip() -> Callable[..., list[SourceEvent]]:
-    if not CLIP.exists():
-        pytest.skip(f"shared test clip missing: {CLIP}")
+    source_clip()  # made here, not inside a test's timing
     return source_events
 
 
