@@ -29,12 +29,16 @@ from litestar.types import (
 )
 
 from control_plane import monitor, ops, wiring
+from control_plane.bodies import bounded_bodies
+from control_plane.clients import TrustedProxies
 from control_plane.errors import DomainError, TooManyRequests
 from control_plane.fleet import grpc_server
 from control_plane.fleet import routes as fleet_routes
+from control_plane.listener import protocols
 from control_plane.services import Services, build_services
 from control_plane.streams import routes as stream_routes
 from control_plane.vods import routes as vod_routes
+from shared.admission import Admission
 from shared.config import CONTROL_PLANE_CONFIG_PATH, ControlPlaneConfig, load, resolve_path
 from shared.logs import setup_logging
 
@@ -124,7 +128,11 @@ def create_app(
         plugins=plugins,
         dependencies={"services": Provide(lambda: services, sync_to_thread=False, use_cache=True)},
         exception_handlers={DomainError: _domain_error, HTTPException: _http_error},
-        middleware=[_count_requests(services)],
+        middleware=[
+            _count_requests(services),
+            bounded_bodies(config.http.max_body_bytes, config.http.max_json_depth),
+        ],
+        request_max_body_size=config.http.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="Glasscast control plane",
             version="1",
@@ -161,6 +169,7 @@ async def serve(
         config.grpc.tls_names,
         f"{config.grpc.host}:{config.grpc.port}",
     )
+    http_protocol, ws_protocol = protocols(config.http, _admission(config))
     http = _Uvicorn(
         uvicorn.Config(
             create_app(config, services=services),
@@ -169,6 +178,9 @@ async def serve(
             log_level="warning",
             access_log=False,
             lifespan="on",
+            http=http_protocol,
+            ws=ws_protocol,
+            timeout_keep_alive=int(config.http.idle_timeout),
             # Chat frames are small; a big frame is refused by uvicorn before it is
             # buffered. Per-message deflate would compress each batched chat frame once
             # per client, undoing what batching saves.
@@ -199,6 +211,15 @@ async def serve(
         upkeep.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await upkeep
+
+
+def _admission(config: ControlPlaneConfig) -> Admission:
+    proxies = TrustedProxies.parse(config.http.trusted_proxies)
+    return Admission(
+        config.http.max_connections,
+        config.http.max_connections_per_ip,
+        exempt=proxies.__contains__,
+    )
 
 
 def _bound_port(http: uvicorn.Server) -> int:

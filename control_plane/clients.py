@@ -14,7 +14,7 @@ def parse_networks(cidrs: Sequence[str]) -> list[IpNetwork]:
     return [ipaddress.ip_network(c, strict=False) for c in cidrs]
 
 
-def _trusted(address: str, proxies: Sequence[IpNetwork]) -> bool:
+def is_trusted(address: str, proxies: Sequence[IpNetwork]) -> bool:
     try:
         parsed = ipaddress.ip_address(address)
     except ValueError:
@@ -24,11 +24,11 @@ def _trusted(address: str, proxies: Sequence[IpNetwork]) -> bool:
 
 def client_address(peer: str, forwarded_for: str | None, proxies: Sequence[IpNetwork]) -> str:
     """The first address, walking X-Forwarded-For from the right, not a trusted proxy."""
-    if not forwarded_for or not _trusted(peer, proxies):
+    if not forwarded_for or not is_trusted(peer, proxies):
         return peer
     hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
     for hop in reversed(hops):
-        if not _trusted(hop, proxies):
+        if not is_trusted(hop, proxies):
             return hop
     return hops[0] if hops else peer
 
@@ -50,6 +50,9 @@ class TrustedProxies:
 
     def client_address(self, peer: str, forwarded_for: str | None) -> str:
         return client_address(peer, forwarded_for, self.networks)
+
+    def __contains__(self, address: str) -> bool:
+        return is_trusted(address, self.networks)
 
 
 class RateLimiter:

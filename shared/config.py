@@ -92,17 +92,28 @@ class RtmpSection(Section):
     read_coalesce: float = 0.0
 
 
-class HttpSection(Section):
+class ListenerLimits(Section):
+    """What one client may hold of a public HTTP listener (edge and control plane)."""
+
+    # Seconds from a connection's start (or a request's first byte) to its last
+    # header line; a client that takes longer is answered 408 and closed.
+    header_timeout: float = 10.0
+    # Seconds a keep-alive connection may sit between requests.
+    idle_timeout: float = 60.0
+    # Request line plus header lines; past either limit the answer is 431.
+    max_header_bytes: int = 16 * 1024
+    max_headers: int = 100
+    max_connections: int = 20_000
+    # Reverse proxies the control plane trusts are exempt (their clients are many).
+    max_connections_per_ip: int = 256
+
+
+class HttpSection(ListenerLimits):
     host: str = "0.0.0.0"
     port: int = 8081
     public_url: str = ""
     tls_cert: str = ""
     tls_key: str = ""
-    header_timeout: float = 10.0
-    idle_timeout: float = 60.0
-    max_header_bytes: int = 16 * 1024
-    max_connections: int = 20_000
-    max_connections_per_ip: int = 256
     # Viewer session tokens: "required" refuses playback without one, "open" counts
     # viewers by an edge-assigned session id.
     viewer_tokens: str = "required"
@@ -178,13 +189,17 @@ class EdgeConfig(Section):
 # ------------------------------------------------------------------ control plane
 
 
-class CpHttpSection(Section):
+class CpHttpSection(ListenerLimits):
     host: str = "127.0.0.1"
     port: int = 8080
     # The URL nodes, viewers and the TUI reach this control plane at.
     public_url: str = ""
     # Peers whose X-Forwarded-For is believed (reverse proxies), as CIDRs.
     trusted_proxies: list[str] = msgspec.field(default_factory=list)
+    # Request bodies are read whole before they are parsed: past this, 413.
+    max_body_bytes: int = 1024 * 1024
+    # JSON nested deeper than this is refused (400) before it reaches a decoder.
+    max_json_depth: int = 32
 
 
 class CpGrpcSection(Section):

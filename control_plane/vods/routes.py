@@ -144,10 +144,12 @@ class ClipController(Controller):
 
 
 def _requester(request: Request[Any, Any, Any], proxies: clients.TrustedProxies) -> str:
-    """Who the per-user clip limit counts: the bearer token if any, else the address."""
-    token = auth.bearer_token(request)
-    if token is not None:
-        who = "token:" + token
+    """Who the per-requester clip limit counts. Viewers may clip (the contract opens
+    clip creation to anyone watching); each is counted by what they cannot mint: the
+    operator by the admin token, everyone else by address. A bearer token that
+    proves nothing is ignored: keyed by it, random tokens would reset the limit."""
+    if auth.is_admin(request):
+        who = "admin"
     else:
         peer = request.client.host if request.client else ""
         who = "addr:" + proxies.client_address(peer, request.headers.get("x-forwarded-for"))

@@ -66,7 +66,7 @@ async def serve_http(
 ) -> None:
     """Listen on `config.host:port` and serve `app` until cancelled; starts with the port."""
     tls = _tls_context(config)
-    limits = Limits(max_header_bytes=config.max_header_bytes)
+    limits = Limits(max_header_bytes=config.max_header_bytes, max_headers=config.max_headers)
     counts = counts if counts is not None else ConnectionCounts()
     listeners = await trio.open_tcp_listeners(config.port, host=config.host, backlog=4096)
     try:

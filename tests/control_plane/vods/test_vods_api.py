@@ -208,3 +208,15 @@ def test_only_the_streams_last_origin_records_its_vod(fleet: Recording) -> None:
         other = _request(replica=True)
         other.vod_id = "st_2"
         fleet.vods.record("shield-east", other)
+
+
+def test_random_bearer_tokens_do_not_reset_the_clip_limit(
+    services: Services, fleet: Recording, client: TestClient[Any]
+) -> None:
+    """A token that proves nothing is not an identity: the address is counted."""
+    body = {"channel": "chan", "duration_seconds": 10, "offset_seconds": 20}
+    answers = [
+        client.post("/api/v1/clips", json=body, headers={"Authorization": f"Bearer r{i}"})
+        for i in range(21)
+    ]
+    assert [a.status_code for a in answers] == [202] * 20 + [429]
