@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+# Run only when named: the soak takes an hour.
+ON_REQUEST = {"soak"}
 
 
 def main(argv: list[str]) -> int:
@@ -18,6 +20,8 @@ def main(argv: list[str]) -> int:
     scripts = sorted(p for p in HERE.glob("*.py") if not p.name.startswith("_"))
     if names:
         scripts = [p for p in scripts if p.stem in names]
+    else:
+        scripts = [p for p in scripts if p.stem not in ON_REQUEST]
         missing = set(names) - {p.stem for p in scripts}
         if missing:
             print(f"bench: no benchmark named {', '.join(sorted(missing))}", file=sys.stderr)
