@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from shared import lifeline
 from shared.config import ConfigError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -103,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Started by `glasscast up`: stop when it is gone, even if it was SIGKILLed.
+    lifeline.watch()
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler
     try:

@@ -266,3 +266,59 @@ def control_plane_pid(fleet: Fleet) -> int | None:
         if b"control-plane" in cmdline and any(marker in arg for arg in cmdline):
             return int(entry.name)
     return None
+
+
+@dataclass(frozen=True)
+class ProcessId:
+    """A process as seen once, with its start time: a pid reused later is another process."""
+
+    pid: int
+    started: int  # clock ticks after boot (field 22 of /proc/PID/stat)
+    argv: tuple[str, ...]
+
+
+def _stat_fields(pid: int | str) -> list[str] | None:
+    """/proc/PID/stat from field 3 (the state) on; None once the process is gone."""
+    try:
+        # The command name (field 2) may hold spaces and parentheses: split after it.
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def _process_id(pid: int) -> ProcessId | None:
+    fields = _stat_fields(pid)
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    if fields is None:
+        return None
+    return ProcessId(pid, int(fields[19]), tuple(a.decode(errors="replace") for a in argv if a))
+
+
+def descendants(pid: int) -> list[ProcessId]:
+    """The live processes below `pid`: its children, theirs, and so on (zombies excluded).
+
+    Found through parent pids, so only while the ancestors live: a process whose
+    parent died belongs to init (or a subreaper) from then on."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        fields = _stat_fields(entry.name) if entry.name.isdigit() else None
+        if fields is not None and fields[0] != "Z":
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found: list[ProcessId] = []
+    below = list(children.get(pid, []))
+    while below:
+        child = below.pop()
+        below.extend(children.get(child, []))
+        seen = _process_id(child)
+        if seen is not None:
+            found.append(seen)
+    return found
+
+
+def alive(process: ProcessId) -> bool:
+    """Still running: the same pid with the same start time, and not a zombie."""
+    fields = _stat_fields(process.pid)
+    return fields is not None and fields[0] != "Z" and int(fields[19]) == process.started

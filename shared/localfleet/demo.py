@@ -18,6 +18,8 @@ import av
 from av.audio.resampler import AudioResampler
 from av.filter.context import FilterContext
 
+from shared import lifeline
+
 log = logging.getLogger("glasscast.demo")
 
 FPS = 30
@@ -92,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bitrate", type=int, default=2_500_000)
     parser.add_argument("--retry", action="store_true", help="reconnect when the server drops us")
     args = parser.parse_args(argv)
+    # Started by `glasscast up`: stop pushing when it is gone, even if it was SIGKILLed.
+    lifeline.watch()
     width, height = (int(v) for v in args.size.split("x"))
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     while True:

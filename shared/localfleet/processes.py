@@ -2,6 +2,8 @@
 
 Each child's output is copied line by line to ours with its name in front, by one
 daemon thread per child; `stop` asks politely (SIGTERM), then insists (SIGKILL).
+Every child also inherits the fleet's `Ties`, so that it dies with `up` even when
+`up` is killed too abruptly to stop anything.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import IO
+
+from shared.lifeline import Lifeline
 
 COLOURS = ("36", "33", "35", "32", "34", "31")
 STOP_TIMEOUT = 8.0
@@ -24,12 +29,32 @@ def glasscast_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "shared.cli", *args]
 
 
+@dataclass(frozen=True)
+class Ties:
+    """What every child of one `up` inherits: the lifeline (it stops when `up` is gone,
+    see shared.lifeline) and the state directory's lock (up.py), which the kernel
+    then releases only once the last process of the fleet has exited."""
+
+    lifeline: Lifeline
+    lock_fd: int
+
+    @property
+    def pass_fds(self) -> tuple[int, ...]:
+        return (self.lifeline.fd, self.lock_fd)
+
+    def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        return {**os.environ, **(extra or {}), **self.lifeline.env}
+
+
 class Child:
     _count = 0
 
-    def __init__(self, name: str, argv: Sequence[str], env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, name: str, argv: Sequence[str], ties: Ties, env: dict[str, str] | None = None
+    ) -> None:
         self.name = name
         self._argv = list(argv)
+        self._ties = ties
         self._env = env
         colour = COLOURS[Child._count % len(COLOURS)]
         Child._count += 1
@@ -44,7 +69,8 @@ class Child:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env={**os.environ, **(self._env or {})},
+            env=self._ties.env(self._env),
+            pass_fds=self._ties.pass_fds,
             # Own process group: Ctrl-C in the terminal reaches only `up`, which then
             # stops the children in order instead of all at once.
             start_new_session=True,
@@ -81,5 +107,15 @@ class Child:
         return self.process.returncode
 
 
-def run_quiet(argv: Sequence[str], timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, check=False)
+def run_quiet(
+    argv: Sequence[str], ties: Ties, timeout: float = 60.0
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        list(argv),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env=ties.env(),
+        pass_fds=ties.pass_fds,
+    )

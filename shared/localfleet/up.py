@@ -3,11 +3,17 @@
 The control plane and each node are child processes started with the same CLI an
 operator uses; nodes enroll with real one-time tokens over the real enrollment
 endpoint, and `fleet.json` appears only once every node reports healthy.
+
+Children die with `up`, however it dies (see processes.Ties), and a state directory
+serves one fleet at a time: a second `up` waits for an earlier one's processes to be
+gone, then clears what it left.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import shutil
 import signal
 import sys
@@ -18,7 +24,9 @@ from typing import NoReturn
 
 import httpx
 
-from .processes import Child, glasscast_argv, run_quiet
+from shared.lifeline import STOP_GRACE, Lifeline
+
+from .processes import Child, Ties, glasscast_argv, run_quiet
 from .topology import PlannedFleet, plan
 
 START_TIMEOUT = 60.0
@@ -28,6 +36,9 @@ RESTART_DELAY = 3.0
 CRASH_LOOP_RESTARTS = 5
 CRASH_LOOP_WINDOW = 60.0
 DEMO_CHANNEL = "demo"
+LOCK_FILE = "up.lock"
+# Long enough for the children of a killed `up` to finish stopping (shared.lifeline).
+LOCK_WAIT = 3 * STOP_GRACE
 
 
 class FleetFailed(RuntimeError):
@@ -61,7 +72,7 @@ def _admin_token(fleet: PlannedFleet, children: list[Child]) -> str:
     return path.read_text().strip()
 
 
-def _enroll(fleet: PlannedFleet, api: httpx.Client) -> None:
+def _enroll(fleet: PlannedFleet, api: httpx.Client, ties: Ties) -> None:
     for node in fleet.nodes:
         answer = api.post("/api/v1/enrollment-tokens", json={"node_name": node.spec.name})
         answer.raise_for_status()
@@ -69,7 +80,8 @@ def _enroll(fleet: PlannedFleet, api: httpx.Client) -> None:
             glasscast_argv(
                 "edge", "--config", str(node.config_path), "enroll",
                 "--control-plane", fleet.http_url, "--token", answer.json()["token"],
-            )
+            ),
+            ties,
         )  # fmt: skip
         if result.returncode != 0:
             raise FleetFailed(f"enrolling {node.spec.name} failed: {result.stderr.strip()}")
@@ -155,46 +167,93 @@ def _supervise(children: list[Child]) -> NoReturn:
                 child.restart()
 
 
-def run_up(state_dir: Path, demo: bool = True, grace: float = 15.0) -> int:
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+def _try_lock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _lock_state_dir(state_dir: Path) -> int:
+    """Lock the state directory, first waiting for an earlier fleet there to be gone.
+
+    An flock belongs to the open file, which every child inherits (`Ties`). So the
+    lock stays held while any process of the fleet lives, and the kernel releases it
+    when the last one exits, however it exits. Unlike a pid file it never goes stale.
+    A second `up` waits here until the children of a killed one have stopped, before
+    it wipes their directories, and it refuses to run beside a live one.
+    """
+    state_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(state_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    if _try_lock(fd):
+        return fd
+    print(f"glasscast up: waiting for the fleet already using {state_dir} to stop", flush=True)
+    deadline = time.monotonic() + LOCK_WAIT
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        if _try_lock(fd):
+            return fd
+    os.close(fd)
+    raise FleetFailed(f"another glasscast up is running with --state-dir {state_dir}")
+
+
+def _clear_earlier_run(state_dir: Path) -> None:
+    # A killed run leaves its fleet.json behind, naming ports that nobody serves now.
+    # It goes first, so that readers (the TUI, tests) never take it for this run's.
+    (state_dir / "fleet.json").unlink(missing_ok=True)
     # Each run starts from a clean slate: fresh ports, fresh identities.
     for sub in ("control-plane", "nodes"):
         shutil.rmtree(state_dir / sub, ignore_errors=True)
-    fleet = plan(state_dir, grace)
-    fleet_file = state_dir / "fleet.json"
-    children: list[Child] = []
+
+
+def _start_and_supervise(
+    fleet: PlannedFleet, ties: Ties, demo: bool, children: list[Child]
+) -> NoReturn:
+    """Start the fleet into `children` (the caller stops them), then supervise it."""
     started = time.monotonic()
+    fleet_file = fleet.state_dir / "fleet.json"
+    children.append(
+        Child(
+            "control-plane",
+            glasscast_argv("control-plane", "--config", str(fleet.control_plane_path)),
+            ties,
+        )
+    )
+    api = httpx.Client(base_url=fleet.http_url, timeout=10.0)
+    _wait("the control plane", lambda: api.get("/healthz").status_code == 200, children)
+    api.headers["Authorization"] = f"Bearer {_admin_token(fleet, children)}"
+    _enroll(fleet, api, ties)
+    for node in fleet.nodes:
+        argv = glasscast_argv("edge", "--config", str(node.config_path))
+        children.append(Child(node.spec.name, argv, ties))
+    names = {n.spec.name for n in fleet.nodes}
+    _wait("every node to report healthy", lambda: _all_healthy(api, names), children)
+    stream_key = _demo_channel(api)
+    admin_token = api.headers["Authorization"].removeprefix("Bearer ")
+    fleet_file.write_text(json.dumps(_fleet_json(fleet, admin_token, stream_key), indent=2) + "\n")
+    fleet_file.chmod(0o600)
+    if demo:
+        ingest = next(n for n in fleet.nodes if "ingest" in n.spec.roles)
+        url = f"{ingest.rtmp_url}/{stream_key}"
+        argv = [sys.executable, "-m", "shared.localfleet.demo", url, "--retry"]
+        children.append(Child("demo", argv, ties))
+    print(_banner(fleet, stream_key, demo, time.monotonic() - started), flush=True)
+    _supervise(children)
+
+
+def run_up(state_dir: Path, demo: bool = True, grace: float = 15.0) -> int:
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        children.append(
-            Child(
-                "control-plane",
-                glasscast_argv("control-plane", "--config", str(fleet.control_plane_path)),
-            )
-        )
-        api = httpx.Client(base_url=fleet.http_url, timeout=10.0)
-        _wait("the control plane", lambda: api.get("/healthz").status_code == 200, children)
-        api.headers["Authorization"] = f"Bearer {_admin_token(fleet, children)}"
-        _enroll(fleet, api)
-        for node in fleet.nodes:
-            children.append(
-                Child(node.spec.name, glasscast_argv("edge", "--config", str(node.config_path)))
-            )
-        names = {n.spec.name for n in fleet.nodes}
-        _wait("every node to report healthy", lambda: _all_healthy(api, names), children)
-        stream_key = _demo_channel(api)
-        admin_token = api.headers["Authorization"].removeprefix("Bearer ")
-        fleet_file.write_text(
-            json.dumps(_fleet_json(fleet, admin_token, stream_key), indent=2) + "\n"
-        )
-        fleet_file.chmod(0o600)
-        if demo:
-            ingest = next(n for n in fleet.nodes if "ingest" in n.spec.roles)
-            url = f"{ingest.rtmp_url}/{stream_key}"
-            children.append(
-                Child("demo", [sys.executable, "-m", "shared.localfleet.demo", url, "--retry"])
-            )
-        print(_banner(fleet, stream_key, demo, time.monotonic() - started), flush=True)
-        _supervise(children)
+        lock_fd = _lock_state_dir(state_dir)
+    except FleetFailed as exc:
+        print(f"glasscast up: {exc}", file=sys.stderr, flush=True)
+        return 1
+    _clear_earlier_run(state_dir)
+    fleet = plan(state_dir, grace)
+    children: list[Child] = []
+    try:
+        _start_and_supervise(fleet, Ties(Lifeline(), lock_fd), demo, children)
     except KeyboardInterrupt:
         print("\nstopping the fleet ...", flush=True)
         return 0
@@ -205,6 +264,6 @@ def run_up(state_dir: Path, demo: bool = True, grace: float = 15.0) -> int:
         # A second Ctrl-C (or SIGTERM) must not abandon children half-way through.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        fleet_file.unlink(missing_ok=True)
+        (state_dir / "fleet.json").unlink(missing_ok=True)
         for child in reversed(children):
             child.stop()
