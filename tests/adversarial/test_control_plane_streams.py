@@ -86,11 +86,14 @@ def _garbage_grpc(port: int) -> None:
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
-    with connect(port) as raw, pytest.raises((ssl.SSLError, OSError)):
-        with context.wrap_socket(raw) as tls:
-            tls.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
-            if not tls.recv(1):
-                raise OSError("closed")
+    with (
+        connect(port) as raw,
+        pytest.raises((ssl.SSLError, OSError)),
+        context.wrap_socket(raw) as tls,
+    ):
+        tls.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        if not tls.recv(1):
+            raise OSError("closed")
 
 
 def test_the_fleet_port_refuses_strangers_and_stays_up(

@@ -106,6 +106,34 @@ def test_watch_page_plays_and_chats(browser: Browser, site: str) -> None:
     assert other.evaluate("document.querySelector('#messages .emote').textContent") == "Kappa"
 
 
+# The picture's box must lie inside the window and letterbox (object-fit: contain):
+# `cover`, or a box taller than the window, crops part of the picture.
+_PICTURE_FITS = """(() => {
+  const v = document.getElementById('video');
+  const r = v.getBoundingClientRect();
+  return {fit: getComputedStyle(v).objectFit, top: r.top, left: r.left,
+          bottom: r.bottom, right: r.right, width: r.width, height: r.height,
+          windowWidth: innerWidth, windowHeight: innerHeight};
+})()"""
+
+
+@pytest.mark.parametrize("width,height", [(2400, 700), (700, 1400), (1280, 800)])
+def test_the_whole_picture_is_visible_at_any_window_size(
+    browser: Browser, site: str, width: int, height: int
+) -> None:
+    page = browser.new_page(f"{site}/watch/demo")
+    page.send(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+    )
+    page.wait_for("document.getElementById('video').videoWidth > 0", timeout=45)
+    box = page.evaluate(_PICTURE_FITS)
+    assert box["fit"] in ("contain", "scale-down"), box
+    assert box["width"] > 0 and box["height"] > 0, box
+    assert box["left"] >= 0 and box["right"] <= box["windowWidth"] + 0.5, box
+    assert box["top"] >= 0 and box["bottom"] <= box["windowHeight"] + 0.5, box
+
+
 def test_landing_page_lists_live_channels(browser: Browser, site: str) -> None:
     page = browser.new_page(f"{site}/")
     text = page.wait_for("document.querySelector('#streams a')?.textContent")
