@@ -177,6 +177,7 @@ class Node:
             ),
             turnup.port_bound("http_port", self.bound.get("http")),
             turnup.writable_dir("cache_dir", self.cache.directory),
+            turnup.cache_space(self.cache.space),
         ]
         if self.origin is not None:
             checks.append(turnup.port_bound("rtmp_port", self.bound.get("rtmp")))

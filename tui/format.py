@@ -10,6 +10,7 @@ MISSING = "-"
 
 STATUS_STYLES = {
     "healthy": "green",
+    "degraded": "magenta",  # serving, worse: apart from both green and the yellow of pending
     "pending": "yellow",
     "unhealthy": "bold red",
     "draining": "dark_orange",

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-NODE_STATUSES = ("pending", "healthy", "unhealthy", "draining", "revoked")
+NODE_STATUSES = ("pending", "healthy", "degraded", "unhealthy", "draining", "revoked")
 
 
 class RecordError(ValueError):

@@ -29,13 +29,13 @@ def _fields(message: Message) -> dict[str, Any]:
     return {f.name: getattr(message, f.name) for f in message.DESCRIPTOR.fields}
 
 
-def _facts(node: nodes.Node, last_report_at: float | None = None) -> st.NodeFacts:
-    return st.NodeFacts(
-        revoked=node.status == st.REVOKED,
+def _facts(node: nodes.Node) -> st.NodeFacts:
+    return st.reported_facts(
+        node.turnup,
         draining=node.draining,
         approved=node.approved,
-        turnup_ok=node.turnup_ok,
-        last_report_at=node.last_report_at if last_report_at is None else last_report_at,
+        last_report_at=node.last_report_at,
+        revoked=node.status == st.REVOKED,
     )
 
 
@@ -157,12 +157,8 @@ class FleetService:
             "encoders": [_fields(e) for e in report.encoders],
             "last_report_at": now,
         }
-        facts = st.NodeFacts(
-            revoked=False,
-            draining=node.draining,
-            approved=node.approved,
-            turnup_ok=all(c["ok"] for c in turnup.values()),
-            last_report_at=now,
+        facts = st.reported_facts(
+            turnup, draining=node.draining, approved=node.approved, last_report_at=now
         )
         values["status"] = st.node_status(facts, now=now, unhealthy_after=self.unhealthy_after)
         with self._db.conn:
@@ -194,11 +190,10 @@ class FleetService:
             [st.REVOKED],
         )
         for row in list(rows):
-            facts = st.NodeFacts(
-                revoked=False,
+            facts = st.reported_facts(
+                json.loads(row["turnup"] or "{}"),
                 draining=bool(row["draining"]),
                 approved=bool(row["approved"]),
-                turnup_ok=all(c.get("ok") for c in json.loads(row["turnup"] or "{}").values()),
                 last_report_at=row["last_report_at"],
             )
             new = st.node_status(facts, now=now, unhealthy_after=self.unhealthy_after)

@@ -11,6 +11,8 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from control_plane.fleet.status import DEGRADED, SERVING
+
 # A node whose CPU is this busy is not offered to new broadcasters.
 INGEST_CPU_LIMIT = 0.9
 
@@ -30,8 +32,13 @@ class NodeView:
 
     @property
     def serving(self) -> bool:
-        """Healthy: approved, reporting and not draining."""
-        return self.status == "healthy"
+        """Approved, reporting, not draining: healthy, or degraded (a full cache disk:
+        every answer still right, only uncached)."""
+        return self.status in SERVING
+
+    @property
+    def degraded(self) -> bool:
+        return self.status == DEGRADED
 
     @property
     def edge(self) -> bool:

@@ -138,7 +138,9 @@ class RoutingTable:
         """Every ingest node with encoder sessions free, the best for `address` first.
 
         Nodes with a busy CPU come after all the others (still in distance order):
-        a busy node beats no node, and on a shared machine all of them are busy."""
+        a busy node beats no node, and on a shared machine all of them are busy.
+        Likewise a degraded node after the healthy ones: its full disk may be the one
+        the packager writes to."""
         ranked: list[NodeView] = []
         seen: set[str] = set()
         for tier in self.ingests.tiers(address, self.client_region):
@@ -146,8 +148,10 @@ class RoutingTable:
             fit.sort(key=lambda n: (loads.get(n.name, IDLE).cpu, n.name))
             ranked.extend(fit)
             seen.update(n.name for n in fit)
-        roomy = [n for n in ranked if loads.get(n.name, IDLE).takes_broadcasters]
-        return roomy + [n for n in ranked if not loads.get(n.name, IDLE).takes_broadcasters]
+        # A stable sort: within each kind the order stays the preference order.
+        return sorted(
+            ranked, key=lambda n: (not loads.get(n.name, IDLE).takes_broadcasters, n.degraded)
+        )
 
     def choose_ingest(self, address: str, loads: Mapping[str, NodeLoad]) -> IngestChoice | None:
         """Primary and backup on two different nodes, nearest first."""

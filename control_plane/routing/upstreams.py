@@ -4,7 +4,7 @@
     shield  -- pulls from the origin
     edge    -- pulls through a shield, else straight from the origin
 
-An edge's shield is a healthy shield of its own region, else one of the origin's
+An edge's shield is a serving shield of its own region, else one of the origin's
 region (a region without a shield of its own reaches other regions' streams through
 theirs), else none. Among several shields the stream's id picks one by rendezvous
 hashing, so every edge of a region asks the same shield for the same stream and that
@@ -51,7 +51,8 @@ def upstreams_for(
 ) -> tuple[UpstreamAssignment, ...]:
     """The full upstream set for `node` (what an `UpstreamUpdate` carries)."""
     by_name = {n.name: n for n in nodes}
-    shields = [n for n in nodes if "shield" in n.roles and n.status == "healthy" and n.http_url]
+    # A degraded shield still collapses its edges' misses into one request each.
+    shields = [n for n in nodes if "shield" in n.roles and n.serving and n.http_url]
     assignments = []
     for stream in streams:
         origin = by_name.get(stream.origin_node)

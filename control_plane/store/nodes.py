@@ -58,10 +58,6 @@ class Node:
             encoders=json.loads(row["encoders"] or "[]"),
         )
 
-    @property
-    def turnup_ok(self) -> bool:
-        return all(check.get("ok") for check in self.turnup.values())
-
 
 def get(db: sqlite_utils.Database, name: str) -> Node | None:
     try:

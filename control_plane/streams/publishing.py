@@ -24,7 +24,7 @@ from shared.config import StreamsSection
 from shared.fleet import fleet_pb2
 
 # Statuses in which an origin is still believed to hold its broadcaster.
-ORIGIN_ALIVE = (st.HEALTHY, st.DRAINING, st.PENDING)
+ORIGIN_ALIVE = (st.HEALTHY, st.DEGRADED, st.DRAINING, st.PENDING)
 # How far past the old origin's last reported media sequence a new origin starts.
 # That report is up to one interval (2 s) old, segments last at least a second, and
 # one more covers the segment open when it died. Skipping numbers costs a player

@@ -6,6 +6,7 @@ app.py       routes, local origin / segment cache / upstream; `DeliveryApp`
 paths.py     target validation before any filesystem access
 objects.py   caching headers, ETag, Range, CORS, gzip for an answer
 cache.py     the on-disk segment cache under a byte budget
+refusals.py  cache writes refused for disk space: counted, logged once a minute
 upstream.py  pull-through with request collapsing and shield -> origin failover
 fill.py      an object in flight from upstream, tailed by its waiters
 nodeauth.py  node-to-node request assertions signed with the enrolled key

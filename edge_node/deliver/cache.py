@@ -3,17 +3,18 @@
 Objects live at `<dir>/objects/<key>` (keys are validated route paths) and are written
 under `<dir>/tmp/` first, renamed into place only when complete, so a crash leaves at
 worst temporary files, which `open` removes; the index is rebuilt from the directory.
-Entries being served or filled are pinned and never evicted. A full disk evicts and
-retries once, then the fill carries on uncached: never a crash, never a short object.
+Entries being served or filled are pinned and never evicted. A full disk evicts what
+the object needs and retries once, then the fill carries on uncached: never a crash,
+never a short object, and one log line a minute however many objects go uncached.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import logging
 import os
 import shutil
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
@@ -21,10 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge_node.deliver.objects import etag_of
+from edge_node.deliver.refusals import SpaceRefusals, out_of_space
 
 log = logging.getLogger(__name__)
 
 Writer = Callable[[int, memoryview], int]
+# Freed beyond an object's own bytes when the disk is full: its blocks round up, and
+# its directory entries take space too.
+EVICT_MARGIN = 64 * 1024
 
 
 @dataclass(slots=True)
@@ -48,6 +53,7 @@ class CacheStats:
     entries: int
     evictions: int
     memory_bytes: int
+    space_refusals: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +77,7 @@ class SegmentCache:
         memory_object_max: int = 16 * 1024,
         max_open_files: int = 4096,
         writer: Writer = os.write,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.directory = directory
         self.max_bytes = max_bytes
@@ -86,6 +93,7 @@ class SegmentCache:
         self._reserved = 0
         self._memory_used = 0
         self._hits = self._misses = self._evictions = 0
+        self.space = SpaceRefusals(clock)
         self._rebuild()
 
     # ------------------------------------------------------------------ index
@@ -125,6 +133,7 @@ class SegmentCache:
             entries=len(self._index),
             evictions=self._evictions,
             memory_bytes=self._memory_used,
+            space_refusals=self.space.total,
         )
 
     # ------------------------------------------------------------------ reads
@@ -176,14 +185,22 @@ class SegmentCache:
 
     # ------------------------------------------------------------------ fills
 
-    def begin_fill(self, key: str) -> CacheFill | None:
+    def begin_fill(self, key: str, expected: int | None = None) -> CacheFill | None:
         """A writer for `key` (pinning nothing until committed), or None if the cache
-        cannot even create a file: the object is then served uncached."""
+        cannot even create a file: the object is then served uncached. `expected` is
+        its length when known (what a full disk must make room for)."""
         try:
-            return CacheFill(self, key)
+            return CacheFill(self, key, expected)
         except OSError as exc:
-            log.warning("cache cannot start %s (%s): serving uncached", key, exc)
+            self.failed(key, exc, "cache cannot start %s (%s): serving uncached")
             return None
+
+    def failed(self, key: str, exc: OSError, message: str) -> None:
+        """A write refused: counted and logged quietly when for space, else a warning."""
+        if out_of_space(exc):
+            self.space.refused(key, exc)
+        else:
+            log.warning(message, key, exc)
 
     def _reserve(self, n: int) -> bool:
         if not self._make_room(n):
@@ -250,9 +267,10 @@ class SegmentCache:
 class CacheFill:
     """Bytes of one object on their way into the cache; `write` False means gave up."""
 
-    def __init__(self, cache: SegmentCache, key: str) -> None:
+    def __init__(self, cache: SegmentCache, key: str, expected: int | None = None) -> None:
         self._cache = cache
         self._key = key
+        self._expected = expected
         self._tmp = cache._tmp / f"{uuid.uuid4().hex}.partial"
         self._fd: int | None = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         self._size = 0
@@ -274,14 +292,24 @@ class CacheFill:
             try:
                 view = view[self._cache._write(self._fd, view) :]
             except OSError as exc:
-                if exc.errno == errno.ENOSPC and not retried:
+                if out_of_space(exc) and not retried:
                     retried = True
-                    self._cache.evict_bytes(max(len(view), self._cache.max_bytes // 10))
+                    self._cache.evict_bytes(self._room_needed(len(view)))
                     continue
-                log.warning("cache write for %s failed (%s): serving uncached", self._key, exc)
+                self._cache.failed(
+                    self._key, exc, "cache write for %s failed (%s): serving uncached"
+                )
                 self.abort()
                 return False
         return True
+
+    def _room_needed(self, unwritten: int) -> int:
+        """What a full disk must free for the rest of this object: its unwritten bytes
+        (all of them when its length is known) plus a margin, and no more: a fixed
+        share of the cache per refusal would empty it within seconds."""
+        written = self._size - unwritten
+        rest = max(self._expected - written, unwritten) if self._expected else unwritten
+        return rest + EVICT_MARGIN
 
     def commit(self) -> None:
         if self._fd is None:
@@ -291,7 +319,7 @@ class CacheFill:
         try:
             self._cache._commit(self._key, self._tmp, self._size)
         except OSError as exc:  # a full disk can refuse even the directory for it
-            log.warning("cache commit of %s failed (%s): not cached", self._key, exc)
+            self._cache.failed(self._key, exc, "cache commit of %s failed (%s): not cached")
             self._tmp.unlink(missing_ok=True)
 
     def abort(self) -> None:

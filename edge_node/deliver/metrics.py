@@ -3,15 +3,31 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, Metric
 
 from edge_node.deliver.cache import CacheStats
 
 
 def _stat(stats: Callable[[], CacheStats | None], field: str) -> float:
     return float(getattr(stats(), field, 0))
+
+
+class _CacheCounters:
+    """Counters the cache keeps itself, read when scraped (a true counter type, so
+    `rate()` applies; the cache counts without knowing about prometheus)."""
+
+    def __init__(self, stats: Callable[[], CacheStats | None]) -> None:
+        self._stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily(
+            "glasscast_cache_space_refusals",
+            "Objects the segment cache refused for lack of disk space (served uncached)",
+            value=_stat(self._stats, "space_refusals"),
+        )
 
 
 class DeliveryMetrics:
@@ -52,6 +68,7 @@ class DeliveryMetrics:
             Gauge(name, doc, registry=self.registry).set_function(
                 functools.partial(_stat, cache_stats, field)
             )
+        self.registry.register(_CacheCounters(cache_stats))
         self._viewers = Gauge(
             "glasscast_active_viewer_sessions",
             "Distinct viewer sessions seen in the last 15 s",

@@ -35,6 +35,9 @@ _TYPES = {
 }
 _FIELDS: dict[tuple[str, bytes], bytes] = {}
 _RANGE = re.compile(rb"bytes=(\d*)-(\d*)")
+# The largest file offset (off_t): a range position past it names no byte of any object.
+_MAX_POSITION = 2**63 - 1
+_MAX_POSITION_DIGITS = len(str(_MAX_POSITION))
 
 
 def content_type(name: str) -> bytes:
@@ -57,22 +60,41 @@ def not_modified(request: Request, etag: bytes) -> bool:
 
 def byte_range(request: Request, size: int) -> tuple[int, int] | bool | None:
     """(first, last) for a satisfiable single range, None for none/ignored, False for 416."""
-    value = request.header(b"range")
+    return parse_range(request.header(b"range"), size)
+
+
+def parse_range(value: bytes | None, size: int) -> tuple[int, int] | bool | None:
+    """A Range header value against an object of `size` bytes (sans-IO, never raises):
+    (first, last) to answer 206, None to ignore it (200), False to answer 416."""
     if value is None:
         return None
     match = _RANGE.fullmatch(value.strip())
     if match is None:
         return None  # multiple or malformed ranges: answer the whole object
     first_s, last_s = match.groups()
+    first, last = _position(first_s), _position(last_s)
+    if first is None or last is None:
+        return False  # past any file offset: no object can satisfy it (as nginx says)
     if not first_s:
-        if not last_s or int(last_s) == 0:
+        if last == 0 or size == 0:  # "bytes=-0", "bytes=-", or no byte to give
             return False
-        return (max(size - int(last_s), 0), size - 1)
-    first = int(first_s)
-    last = min(int(last_s), size - 1) if last_s else size - 1
+        return (max(size - last, 0), size - 1)
+    last = min(last, size - 1) if last_s else size - 1
     if first >= size or last < first:
         return False
     return (first, last)
+
+
+def _position(digits: bytes) -> int | None:
+    """A byte position (0 when absent), or None past the largest file offset.
+
+    The digits are counted before int() sees them: thousands of them would exceed
+    Python's int conversion limit (a ValueError, which was a 500)."""
+    significant = digits.lstrip(b"0")
+    if len(significant) > _MAX_POSITION_DIGITS:
+        return None
+    value = int(significant or b"0")
+    return value if value <= _MAX_POSITION else None
 
 
 def preflight() -> Response:

@@ -230,7 +230,7 @@ class Upstream:
                     ctype = response.headers.get("content-type", "application/octet-stream")
                     fill.start(status, ctype.encode(), int(length) if length.isdigit() else None)
                     if status == 200 and cache_key and self._cache is not None:
-                        cache_fill = self._cache.begin_fill(cache_key)
+                        cache_fill = self._cache.begin_fill(cache_key, fill.length)
                         if cache_fill is not None:
                             writer.append(cache_fill)
                 # After a failover mid-body the first `fill.size` bytes are already out.

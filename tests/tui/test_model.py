@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from tui import format as fmt
 from tui.model import FleetModel
-from tui.records import EnrollmentToken, Load, Node, RecordError, Stream
+from tui.records import NODE_STATUSES, EnrollmentToken, Load, Node, RecordError, Stream
+from tui.screens.fleet import node_row
 from tui.sse import ServerEvent
 from tui.target import TargetError, resolve_target
 from tui.updates import (
@@ -173,6 +174,13 @@ def test_formats_and_cells_sort_by_value() -> None:
     assert fmt.spark([0, 5, 10], 3) == "▁▅█"
     cells = [fmt.cell("10", 10), fmt.cell("9", 9), fmt.cell("-")]
     assert [c.label for c in sorted(cells)] == ["-", "9", "10"]
+
+
+def test_every_node_status_has_a_colour_in_the_fleet_table() -> None:
+    for status in NODE_STATUSES:
+        row = node_row(Node.parse({**NODE, "status": status}))
+        assert row[3].label == status and row[3].style == fmt.status_style(status) != ""
+    assert fmt.status_style("degraded") not in (fmt.status_style("healthy"), "")
 
 
 json_values = st.recursive(

@@ -51,8 +51,9 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
 
 LEGEND = (
     "Roles: ing = ingest, tc = transcode, shd = shield, edge = edge.  "
-    "Rows are coloured by status: green healthy, yellow pending, red unhealthy, "
-    "orange draining, grey revoked.  '-' means the control plane did not report it."
+    "Rows are coloured by status: green healthy, magenta degraded (serving, e.g. "
+    "uncached), yellow pending, red unhealthy, orange draining, grey revoked.  "
+    "'-' means the control plane did not report it."
 )
 
 

@@ -148,3 +148,23 @@ def test_channel_affinity_concentrates_and_spills_in_rendezvous_order() -> None:
 def test_distance() -> None:
     assert distance_km((0.0, 0.0), (0.0, 0.0)) == 0.0
     assert 5500 < distance_km((51.5, -0.1), (40.7, -74.0)) < 5600  # London - New York
+
+
+def test_a_degraded_edge_keeps_its_viewers() -> None:
+    """A full cache disk degrades a node; it still answers every request right, so
+    its viewers (its prefix, the channel's affinity) keep being sent to it."""
+    edges = [node("full-cache", prefixes=("10.1.0.0/16",), status="degraded"), node("other")]
+    table = RoutingTable(edges, {})
+    chosen = table.choose_edge("10.1.2.3", "chan", {}, 0.8)
+    assert chosen is not None and chosen.name == "full-cache"
+    alone = RoutingTable([node("full-cache", status="degraded")], {})
+    assert alone.choose_edge("192.0.2.1", "chan", {}, 0.8) is not None
+
+
+def test_degraded_ingests_come_after_healthy_ones() -> None:
+    nodes = [node("degraded", prefixes=("10.1.0.0/16",), status="degraded"), node("healthy")]
+    table = RoutingTable(nodes, {})
+    assert names(table.rank_ingests("10.1.2.3", {})) == ["healthy", "degraded"]
+    # Roomy and degraded still beats healthy and busy; and beats no node at all.
+    busy = {"healthy": NodeLoad(cpu=0.95)}
+    assert names(table.rank_ingests("10.1.2.3", busy)) == ["degraded", "healthy"]

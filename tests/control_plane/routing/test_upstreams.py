@@ -37,6 +37,12 @@ def test_a_down_shield_is_skipped() -> None:
     assert a.shield_node == "" and a.origin_http_url == "http://ingest-east"
 
 
+def test_a_degraded_shield_keeps_its_edges() -> None:
+    fleet = [INGEST_EAST, _node("shield-east", ("shield",), "east", "degraded"), EDGE_WEST]
+    (a,) = upstreams_for(EDGE_WEST, fleet, [STREAM])
+    assert a.shield_node == "shield-east"
+
+
 def test_own_region_shield_wins_and_choice_is_stable_per_stream() -> None:
     west_shields = [_node(f"shield-west-{i}", ("shield",), "west") for i in range(3)]
     fleet = [*FLEET, *west_shields]

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import shutil
 from pathlib import Path
 
-from edge_node.deliver.cache import SegmentCache
+import pytest
+
+from edge_node.deliver.cache import EVICT_MARGIN, SegmentCache
+from edge_node.deliver.metrics import DeliveryMetrics
 
 
 def put(cache: SegmentCache, key: str, data: bytes) -> bool:
@@ -31,6 +35,20 @@ def read(cache: SegmentCache, key: str) -> bytes | None:
         return os.pread(hit.fd, hit.size, 0)
     finally:
         hit.release()
+
+
+class FullDisk:
+    """The boundary the cache writes through: out of space for the next `failures`
+    writes, then writing for real."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.failures = failures
+
+    def __call__(self, fd: int, data: memoryview) -> int:
+        if self.failures:
+            self.failures -= 1
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return os.write(fd, data)
 
 
 def test_fill_then_hit(tmp_path: Path) -> None:
@@ -97,18 +115,10 @@ def test_restart_rebuilds_index_and_removes_partials(tmp_path: Path) -> None:
 
 
 def test_full_disk_evicts_and_retries(tmp_path: Path) -> None:
-    failures = [1]
-
-    def writer(fd: int, data: memoryview) -> int:
-        if failures[0]:
-            failures[0] -= 1
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return os.write(fd, data)
-
-    cache = SegmentCache(tmp_path, 100_000, writer=writer)
-    failures[0] = 0
+    disk = FullDisk()
+    cache = SegmentCache(tmp_path, 100_000, writer=disk)
     put(cache, "old", b"o" * 5000)
-    failures[0] = 1
+    disk.failures = 1
     assert put(cache, "new", b"n" * 3000)
     assert read(cache, "new") == b"n" * 3000
     assert read(cache, "old") is None  # evicted to make room on the disk
@@ -116,14 +126,95 @@ def test_full_disk_evicts_and_retries(tmp_path: Path) -> None:
 
 
 def test_disk_that_stays_full_gives_up_cleanly(tmp_path: Path) -> None:
-    def writer(fd: int, data: memoryview) -> int:
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    cache = SegmentCache(tmp_path, 100_000, writer=writer)
+    cache = SegmentCache(tmp_path, 100_000, writer=FullDisk(10**9))
     assert not put(cache, "x", b"x" * 3000)
     assert read(cache, "x") is None
     assert cache.stats().bytes == 0
     assert not list((tmp_path / "tmp").iterdir())
+
+
+GIB = 1024**3
+OLD = 100_000  # bytes in each object already cached
+NEW = 250_000  # bytes of the object written onto the full disk
+
+
+@pytest.mark.parametrize(
+    ("expected", "evicted"),
+    [
+        # Its length known: what all of it needs, plus the margin (4 objects, not 3).
+        (NEW, -(-(NEW + EVICT_MARGIN) // OLD)),
+        # Unknown: what the refused chunk needs, plus the margin (once; later chunks fit).
+        (None, 1),
+    ],
+)
+def test_full_disk_evicts_what_the_object_needs_not_a_share_of_the_cache(
+    tmp_path: Path, expected: int | None, evicted: int
+) -> None:
+    disk = FullDisk()
+    cache = SegmentCache(tmp_path, 2 * GIB, writer=disk)
+    for i in range(20):
+        assert put(cache, f"live/s/r/{i}.m4s", bytes([i]) * OLD)
+    disk.failures = 1
+    fill = cache.begin_fill("live/s/r/new.m4s", expected)
+    assert fill is not None
+    for _ in range(NEW // 10_000):
+        assert fill.write(b"n" * 10_000)
+    fill.commit()
+    assert read(cache, "live/s/r/new.m4s") == b"n" * NEW
+    stats = cache.stats()
+    # The least recently used go, and only as many as needed: the rest of a 2 GiB
+    # cache stays (a tenth of it per full-disk error would have emptied it).
+    assert stats.evictions == evicted
+    assert stats.bytes == (20 - evicted) * OLD + NEW
+    assert sum(f.stat().st_size for f in (tmp_path / "objects").rglob("*") if f.is_file()) == (
+        stats.bytes
+    )
+    assert read(cache, f"live/s/r/{evicted - 1}.m4s") is None
+    assert read(cache, f"live/s/r/{evicted}.m4s") == bytes([evicted]) * OLD
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_disk_full_with_nothing_to_evict_logs_once_a_minute_and_counts(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = Clock()
+    # Stays full, and the cache holds nothing to evict.
+    cache = SegmentCache(tmp_path, 2 * GIB, writer=FullDisk(10**9), clock=clock)
+    metrics = DeliveryMetrics(cache.stats, dict)
+    caplog.set_level(logging.INFO)
+    for i in range(166):  # what an attacker's run saw in 12 s
+        assert not put(cache, f"live/s/r/{i}.m4s", b"x" * 3000)
+        clock.now += 12 / 166
+    assert [r.levelno for r in caplog.records] == [logging.WARNING]
+    assert "live/s/r/0.m4s" in caplog.text
+    assert cache.stats().space_refusals == 166
+    assert b"glasscast_cache_space_refusals_total 166.0" in metrics.render()
+    assert not list((tmp_path / "tmp").iterdir())
+    caplog.clear()
+    clock.now += 60
+    assert not put(cache, "live/s/r/late.m4s", b"x" * 3000)
+    assert len(caplog.records) == 1
+    assert "165 more since the last such line (167 in all)" in caplog.text
+
+
+def test_other_write_errors_still_warn_every_time(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    def writer(fd: int, data: memoryview) -> int:
+        raise OSError(errno.EIO, "Input/output error")
+
+    cache = SegmentCache(tmp_path, 100_000, writer=writer)
+    for i in range(3):
+        assert not put(cache, f"k{i}", b"x" * 100)
+    assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 3
+    assert cache.stats().space_refusals == 0
 
 
 def test_small_hits_are_kept_in_memory(tmp_path: Path) -> None:

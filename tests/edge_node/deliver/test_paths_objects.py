@@ -72,6 +72,53 @@ def test_byte_range(value: bytes, expected: object) -> None:
     assert objects.byte_range(req((b"range", value)), 100) == expected
 
 
+HUGE = b"9" * 5000  # past Python's 4300-digit int() limit: a ValueError, once a 500
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (b"bytes=0-" + HUGE, False),
+        (b"bytes=" + HUGE + b"-", False),
+        (b"bytes=-" + HUGE, False),
+        (b"bytes=" + HUGE + b"-" + HUGE, False),
+        (b"bytes=0-9223372036854775808", False),  # one past the largest file offset
+        (b"bytes=0-9223372036854775807", (0, 99)),
+        (b"bytes=-9223372036854775807", (0, 99)),
+        (b"bytes=" + b"0" * 5000 + b"5-" + b"0" * 5000 + b"9", (5, 9)),
+        (b"bytes=-5", (95, 99)),
+    ],
+)
+def test_byte_range_with_absurd_numbers(value: bytes, expected: object) -> None:
+    assert objects.parse_range(value, 100) == expected
+
+
+def test_suffix_range_of_an_empty_object_is_unsatisfiable() -> None:
+    assert objects.parse_range(b"bytes=-5", 0) is False
+
+
+_digits = st.one_of(
+    st.text("0123456789", max_size=25), st.text("09", min_size=4000, max_size=6000)
+).map(str.encode)
+_range_values = st.one_of(
+    st.binary(max_size=300),
+    st.tuples(st.sampled_from([b"bytes=", b" bytes=", b"Bytes=", b""]), _digits, _digits).map(
+        lambda t: t[0] + t[1] + b"-" + t[2]
+    ),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_range_values, st.integers(0, 2**63 - 1))
+def test_fuzz_range_parses_refuses_or_ignores(value: bytes, size: int) -> None:
+    span = objects.parse_range(value, size)
+    if isinstance(span, tuple):
+        first, last = span
+        assert 0 <= first <= last < size
+    else:
+        assert span is False or span is None
+
+
 def test_if_none_match_lists_and_weak_tags() -> None:
     assert objects.not_modified(req((b"if-none-match", b'"a", W/"b"')), b'"b"')
     assert objects.not_modified(req((b"if-none-match", b"*")), b'"b"')

@@ -98,6 +98,23 @@ async def test_head_range_and_conditional(
         assert other.status_code == 200
 
 
+@pytest.mark.parametrize(
+    "value",
+    [b"bytes=0-" + b"9" * 5000, b"bytes=" + b"9" * 5000 + b"-", b"bytes=-" + b"9" * 5000],
+)
+async def test_absurd_range_numbers_get_416_not_500(
+    start_server: StartServer, origin_app: DeliveryApp, value: bytes
+) -> None:
+    port = await start_server(origin_app)
+    raw = await raw_exchange(
+        port,
+        b"GET /live/s1/720p/1.m4s HTTP/1.1\r\nRange: " + value + b"\r\n\r\n"
+        b"GET /live/s1/720p/init.mp4 HTTP/1.1\r\nConnection: close\r\n\r\n",
+    )
+    assert statuses(raw) == [416, 200]  # and the connection carries on
+    assert f"content-range: bytes */{len(SEGMENT)}\r\n".encode() in raw
+
+
 async def test_cors_preflight_and_gzip(start_server: StartServer, origin_app: DeliveryApp) -> None:
     port = await start_server(origin_app)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
