@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,14 @@ def footprint(pid: int) -> Footprint:
     status = Path(f"/proc/{pid}/status").read_text()
     rss = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
     return Footprint(rss, len(os.listdir(f"/proc/{pid}/fd")))
+
+
+def wait_for_fds(pid: int, baseline: int, slack: int = 8, seconds: float = 15) -> None:
+    """Wait until `pid` holds no more than `baseline` (+ slack) descriptors again."""
+    deadline = time.monotonic() + seconds
+    while footprint(pid).fds > baseline + slack:
+        assert time.monotonic() < deadline, f"fds stayed at {footprint(pid).fds} > {baseline}"
+        time.sleep(0.05)
 
 
 def connect(port: int, source: str = "127.0.0.1", timeout: float = 5.0) -> socket.socket:

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from fleetlib import ControlPlaneProcess
 
-from .conftest import LIMITS, connect, footprint, read_answer, status_of
+from .conftest import LIMITS, connect, footprint, read_answer, status_of, wait_for_fds
 
 
 def _send_quietly(sock: socket.socket, data: bytes) -> None:
@@ -90,14 +90,7 @@ def test_one_address_cannot_hold_every_connection(control_plane: ControlPlanePro
     finally:
         for sock in attackers:
             sock.close()
-    _wait_for_fds(pid, before.fds)
-
-
-def _wait_for_fds(pid: int, baseline: int, slack: int = 8) -> None:
-    deadline = time.monotonic() + 10
-    while footprint(pid).fds > baseline + slack:
-        assert time.monotonic() < deadline, f"fds stayed at {footprint(pid).fds} > {baseline}"
-        time.sleep(0.05)
+    wait_for_fds(pid, before.fds)
 
 
 def _nested(depth: int) -> bytes:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import threading
 import time
 from urllib.parse import urlsplit
 
@@ -14,7 +13,7 @@ import httpx
 import pytest
 from fleetlib import Fleet, node_pid
 
-from .conftest import connect, footprint, read_answer, status_of
+from .conftest import connect, footprint, read_answer, status_of, wait_for_fds
 
 NODE = "edge-west"
 # Attackers come from their own loopback addresses: the per-address caps they hit
@@ -78,7 +77,7 @@ def test_slow_clients_do_not_starve_viewers(fleet: Fleet) -> None:
     finally:
         for sock in slow:
             sock.close()
-    _settles(pid, before.fds)
+    wait_for_fds(pid, before.fds)
 
 
 def test_one_address_is_capped(fleet: Fleet) -> None:
@@ -98,7 +97,7 @@ def test_one_address_is_capped(fleet: Fleet) -> None:
     finally:
         for sock in socks:
             sock.close()
-    _settles(pid, before.fds)
+    wait_for_fds(pid, before.fds)
 
 
 def read_answer_once(sock: socket.socket) -> bytes:
@@ -109,17 +108,8 @@ def read_answer_once(sock: socket.socket) -> bytes:
         return b""
 
 
-def _settles(pid: int, baseline: int, slack: int = 8) -> None:
-    deadline = time.monotonic() + 15
-    while footprint(pid).fds > baseline + slack:
-        assert time.monotonic() < deadline, f"fds stayed at {footprint(pid).fds} > {baseline}"
-        time.sleep(0.05)
-
-
 def test_the_node_is_healthy_after_all_of_it(fleet: Fleet) -> None:
-    done = threading.Event()
     assert httpx.get(f"{fleet.node(NODE)['http']}/healthz", timeout=5).status_code == 200
     with fleet.client() as api:
         node = next(n for n in api.get("/api/v1/nodes").json() if n["name"] == NODE)
     assert node["status"] in ("healthy", "degraded"), node
-    done.set()
