@@ -20,7 +20,12 @@ Handler = Callable[[argparse.Namespace], int]
 def _up(args: argparse.Namespace) -> int:
     from shared.localfleet import run_up
 
-    return run_up(state_dir=args.state_dir, demo=not args.no_demo, grace=args.reconnect_grace)
+    return run_up(
+        state_dir=args.state_dir,
+        demo=not args.no_demo,
+        grace=args.reconnect_grace,
+        verbose=args.verbose,
+    )
 
 
 def _control_plane(args: argparse.Namespace) -> int:
@@ -67,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--no-demo", action="store_true", help="do not push the demo stream")
     up.add_argument(
         "--reconnect-grace", type=float, default=15.0, help="seconds a dropped stream waits"
+    )
+    up.add_argument(
+        "--verbose", action="store_true", help="show every log line of every process here"
     )
     up.set_defaults(handler=_up)
 

@@ -71,7 +71,17 @@ def start_fleet(state_dir: Path, *extra: str) -> tuple[subprocess.Popen[bytes], 
     # Every origin also records raw ingest, so tests can count what arrived.
     env = {**os.environ, "GLASSCAST_RTMP_RECORD_DIR": str(state_dir.parent / "recordings")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "shared.cli", "up", "--state-dir", str(state_dir), *extra],
+        # Verbose: a failing test shows every process's log in the one file.
+        [
+            sys.executable,
+            "-m",
+            "shared.cli",
+            "up",
+            "--state-dir",
+            str(state_dir),
+            "--verbose",
+            *extra,
+        ],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

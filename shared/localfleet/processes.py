@@ -1,7 +1,8 @@
 """Child processes of `glasscast up`: started with a log prefix, always stopped.
 
-Each child's output is copied line by line to ours with its name in front, by one
-daemon thread per child; `stop` asks politely (SIGTERM), then insists (SIGKILL).
+Each child's output is copied line by line, by one daemon thread per child, to its
+log file and (warnings and errors only, unless verbose) to ours with its name in
+front; `stop` asks politely (SIGTERM), then insists (SIGKILL).
 Every child also inherits the fleet's `Ties`, so that it dies with `up` even when
 `up` is killed too abruptly to stop anything.
 """
@@ -9,6 +10,7 @@ Every child also inherits the fleet's `Ties`, so that it dies with `up` even whe
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,6 +18,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO
 
 from shared.lifeline import Lifeline
@@ -46,13 +49,48 @@ class Ties:
         return {**os.environ, **(extra or {}), **self.lifeline.env}
 
 
+# A log record as shared.logs formats it: "2026-12-08 03:43:20,851 INFO    name: ...".
+_RECORD = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (\w+)")
+_SHOWN_LEVELS = frozenset(("WARNING", "ERROR", "CRITICAL"))
+
+
+@dataclass(frozen=True)
+class Console:
+    """Where the children's output goes: every line to `<log_dir>/<name>.log`; to our
+    terminal, the records a newcomer must see (warnings and errors, with what follows
+    them, such as a traceback) and any line that is not a log record (a crash before
+    logging started), or everything when `verbose`."""
+
+    log_dir: Path
+    verbose: bool = False
+
+    def open_log(self, name: str) -> IO[str]:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        return (self.log_dir / f"{name}.log").open("a", encoding="utf-8")
+
+    def shows(self, line: str, shown_before: bool) -> bool:
+        if self.verbose:
+            return True
+        record = _RECORD.match(line)
+        if record is not None:
+            return record.group(1) in _SHOWN_LEVELS
+        # An indented line continues the record before it; anything else stands alone.
+        return shown_before or not line[:1].isspace()
+
+
 class Child:
     _count = 0
 
     def __init__(
-        self, name: str, argv: Sequence[str], ties: Ties, env: dict[str, str] | None = None
+        self,
+        name: str,
+        argv: Sequence[str],
+        ties: Ties,
+        console: Console,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.name = name
+        self._console = console
         self._argv = list(argv)
         self._ties = ties
         self._env = env
@@ -80,10 +118,16 @@ class Child:
         self._thread.start()
 
     def _copy(self, stream: IO[bytes]) -> None:
-        for raw in iter(stream.readline, b""):
-            line = raw.decode(errors="replace").rstrip()
-            sys.stdout.write(f"{self._prefix}{line}\n")
-            sys.stdout.flush()
+        shown = False
+        with self._console.open_log(self.name) as log:
+            for raw in iter(stream.readline, b""):
+                line = raw.decode(errors="replace").rstrip()
+                log.write(line + "\n")
+                log.flush()
+                shown = self._console.shows(line, shown)
+                if shown:
+                    sys.stdout.write(f"{self._prefix}{line}\n")
+                    sys.stdout.flush()
 
     @property
     def running(self) -> bool:

@@ -26,7 +26,7 @@ import httpx
 
 from shared.lifeline import STOP_GRACE, Lifeline
 
-from .processes import Child, Ties, glasscast_argv, run_quiet
+from .processes import Child, Console, Ties, glasscast_argv, run_quiet
 from .topology import PlannedFleet, plan
 
 START_TIMEOUT = 60.0
@@ -126,7 +126,7 @@ def _fleet_json(fleet: PlannedFleet, admin_token: str, stream_key: str) -> dict[
     }
 
 
-def _banner(fleet: PlannedFleet, stream_key: str, demo: bool, started_in: float) -> str:
+def _banner(fleet: PlannedFleet, stream_key: str, demo: bool, started_in: float, logs: Path) -> str:
     ingest = next(n for n in fleet.nodes if "ingest" in n.spec.roles)
     lines = [
         "",
@@ -137,6 +137,7 @@ def _banner(fleet: PlannedFleet, stream_key: str, demo: bool, started_in: float)
         f"                (OBS: server {ingest.rtmp_url}, stream key {stream_key})",
         f"  Operator TUI: glasscast tui   (reads {fleet.state_dir / 'fleet.json'})",
         "  Demo stream:  " + ("pushing a test pattern now" if demo else "off (--no-demo)"),
+        f"  Logs:         {logs}/   (warnings and errors also show here; --verbose: all)",
         "Ctrl-C stops everything.",
         "",
     ]
@@ -203,12 +204,12 @@ def _clear_earlier_run(state_dir: Path) -> None:
     # It goes first, so that readers (the TUI, tests) never take it for this run's.
     (state_dir / "fleet.json").unlink(missing_ok=True)
     # Each run starts from a clean slate: fresh ports, fresh identities.
-    for sub in ("control-plane", "nodes"):
+    for sub in ("control-plane", "nodes", "logs"):
         shutil.rmtree(state_dir / sub, ignore_errors=True)
 
 
 def _start_and_supervise(
-    fleet: PlannedFleet, ties: Ties, demo: bool, children: list[Child]
+    fleet: PlannedFleet, ties: Ties, console: Console, demo: bool, children: list[Child]
 ) -> NoReturn:
     """Start the fleet into `children` (the caller stops them), then supervise it."""
     started = time.monotonic()
@@ -218,6 +219,7 @@ def _start_and_supervise(
             "control-plane",
             glasscast_argv("control-plane", "--config", str(fleet.control_plane_path)),
             ties,
+            console,
         )
     )
     api = httpx.Client(base_url=fleet.http_url, timeout=10.0)
@@ -226,7 +228,7 @@ def _start_and_supervise(
     _enroll(fleet, api, ties)
     for node in fleet.nodes:
         argv = glasscast_argv("edge", "--config", str(node.config_path))
-        children.append(Child(node.spec.name, argv, ties))
+        children.append(Child(node.spec.name, argv, ties, console))
     names = {n.spec.name for n in fleet.nodes}
     _wait("every node to report healthy", lambda: _all_healthy(api, names), children)
     stream_key = _demo_channel(api)
@@ -237,12 +239,13 @@ def _start_and_supervise(
         ingest = next(n for n in fleet.nodes if "ingest" in n.spec.roles)
         url = f"{ingest.rtmp_url}/{stream_key}"
         argv = [sys.executable, "-m", "shared.localfleet.demo", url, "--retry"]
-        children.append(Child("demo", argv, ties))
-    print(_banner(fleet, stream_key, demo, time.monotonic() - started), flush=True)
+        children.append(Child("demo", argv, ties, console))
+    banner = _banner(fleet, stream_key, demo, time.monotonic() - started, console.log_dir)
+    print(banner, flush=True)
     _supervise(children)
 
 
-def run_up(state_dir: Path, demo: bool = True, grace: float = 15.0) -> int:
+def run_up(state_dir: Path, demo: bool = True, grace: float = 15.0, verbose: bool = False) -> int:
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         lock_fd = _lock_state_dir(state_dir)
@@ -253,7 +256,8 @@ def run_up(state_dir: Path, demo: bool = True, grace: float = 15.0) -> int:
     fleet = plan(state_dir, grace)
     children: list[Child] = []
     try:
-        _start_and_supervise(fleet, Ties(Lifeline(), lock_fd), demo, children)
+        console = Console(state_dir / "logs", verbose)
+        _start_and_supervise(fleet, Ties(Lifeline(), lock_fd), console, demo, children)
     except KeyboardInterrupt:
         print("\nstopping the fleet ...", flush=True)
         return 0
