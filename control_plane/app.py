@@ -38,7 +38,7 @@ from control_plane.listener import protocols
 from control_plane.services import Services, build_services
 from control_plane.streams import routes as stream_routes
 from control_plane.vods import routes as vod_routes
-from shared.admission import Admission
+from shared.admission import ConnectionCaps
 from shared.config import CONTROL_PLANE_CONFIG_PATH, ControlPlaneConfig, load, resolve_path
 from shared.logs import setup_logging
 
@@ -213,9 +213,9 @@ async def serve(
             await upkeep
 
 
-def _admission(config: ControlPlaneConfig) -> Admission:
+def _admission(config: ControlPlaneConfig) -> ConnectionCaps:
     proxies = TrustedProxies.parse(config.http.trusted_proxies)
-    return Admission(
+    return ConnectionCaps(
         config.http.max_connections,
         config.http.max_connections_per_ip,
         exempt=proxies.__contains__,

@@ -17,7 +17,7 @@ import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
-from shared.admission import Admission
+from shared.admission import ConnectionCaps
 from shared.config import ListenerLimits
 
 _REASONS = {
@@ -54,7 +54,7 @@ class _GuardedHttp(HttpToolsProtocol):
     """uvicorn's httptools protocol, bounded. Subclassed per server by `protocols`."""
 
     limits: ListenerLimits
-    admission: Admission
+    admission: ConnectionCaps
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -150,7 +150,7 @@ class _GuardedHttp(HttpToolsProtocol):
 class _GuardedWebSocket(WebSocketsSansIOProtocol):
     """Releases the admission its HTTP connection held when the socket closes."""
 
-    admission: Admission
+    admission: ConnectionCaps
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -161,7 +161,7 @@ class _GuardedWebSocket(WebSocketsSansIOProtocol):
         super().connection_lost(exc)
 
 
-def protocols(limits: ListenerLimits, admission: Admission) -> tuple[type[Any], type[Any]]:
+def protocols(limits: ListenerLimits, admission: ConnectionCaps) -> tuple[type[Any], type[Any]]:
     """The (http, ws) protocol classes for one server, sharing one admission table."""
     http = type("GuardedHttp", (_GuardedHttp,), {"limits": limits, "admission": admission})
     ws = type("GuardedWebSocket", (_GuardedWebSocket,), {"admission": admission})

@@ -12,7 +12,7 @@ def _nobody(address: str) -> bool:
 
 
 @dataclass
-class Admission:
+class ConnectionCaps:
     """Open connections by client address, refused past `total` or `per_address`.
 
     Addresses `exempt` says yes to (reverse proxies, whose connections carry many clients)

@@ -79,9 +79,25 @@ class RtmpSection(Section):
     idle_timeout: float = 30.0
     publish_timeout: float = 30.0
     max_connections: int = 1000
+    # Per client address; an IPv6 client counts by its /64, which its owner can rotate through.
     max_connections_per_ip: int = 20
+    # Connections not (yet) granted a publish: anyone can open them, so they have caps of
+    # their own, within the two above. The handshake, connect and publish take a client
+    # milliseconds, so a legitimate one seldom holds a slot for long.
+    max_pending_connections: int = 200
+    max_pending_per_ip: int = 8
     max_message_size: int = 8 * 1024 * 1024
+    # The largest message before a publish is granted: the commands up to `publish` take
+    # a few hundred bytes; media and its big messages come only after.
+    max_pending_message_size: int = 64 * 1024
     max_chunk_streams: int = 64
+    # After this many publishes refused for an unknown stream key from one client address
+    # within `publish_failure_window` seconds of the first, its further publishes are
+    # refused without asking the control plane until that window has passed.
+    max_publish_failures: int = 5
+    publish_failure_window: float = 60.0
+    # Client addresses that throttle remembers at once; past it, the oldest are forgotten.
+    publish_failure_addresses: int = 4096
     # Packets buffered between ingest and transcode before a stream is dropped.
     handoff_queue: int = 1024
     # When set, every publish is also written raw to `<record_dir>/<channel>-<id>.flv`.
@@ -368,6 +384,17 @@ def _check_positive(key: str, value: float) -> None:
         raise ConfigError(key, f"must be positive, got {value}")
 
 
+# A zero here would refuse every broadcaster, or every message.
+_RTMP_POSITIVE = (
+    "max_pending_connections",
+    "max_pending_per_ip",
+    "max_pending_message_size",
+    "max_publish_failures",
+    "publish_failure_window",
+    "publish_failure_addresses",
+)
+
+
 def _validate_edge(c: EdgeConfig) -> None:
     if not c.node.name or not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,62}", c.node.name):
         raise ConfigError("node.name", "must be 1-63 of a-z, 0-9 and '-', starting alphanumeric")
@@ -384,6 +411,8 @@ def _validate_edge(c: EdgeConfig) -> None:
     if c.node.longitude is not None and not -180 <= c.node.longitude <= 180:
         raise ConfigError("node.longitude", "must be within -180..180")
     _check_port("rtmp.port", c.rtmp.port)
+    for key in _RTMP_POSITIVE:
+        _check_positive(f"rtmp.{key}", getattr(c.rtmp, key))
     if not 0 <= c.rtmp.read_coalesce <= 1:
         raise ConfigError("rtmp.read_coalesce", "must be within 0..1 seconds")
     _check_port("http.port", c.http.port)

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import logging
 import ssl
-from collections import Counter
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 
 import trio
 
 from edge_node.deliver._transport import PlainTransport, TlsTransport, Transport
 from edge_node.deliver.http import H1Connection, HttpProtocolError, Limits, Request
 from edge_node.deliver.response import FileBody, HttpApp, Response
+from shared.admission import ConnectionCaps
 from shared.config import HttpSection
 
 log = logging.getLogger(__name__)
@@ -27,25 +26,8 @@ _FAIRNESS_BURST = 16
 _NO_LENGTH = frozenset((204, 304))
 
 
-@dataclass
-class ConnectionCounts:
-    """Open connections, in total and per client address (for the caps)."""
-
-    total: int = 0
-    per_ip: Counter[str] = field(default_factory=Counter)
-
-    def admit(self, ip: str, config: HttpSection) -> bool:
-        if self.total >= config.max_connections or self.per_ip[ip] >= config.max_connections_per_ip:
-            return False
-        self.total += 1
-        self.per_ip[ip] += 1
-        return True
-
-    def leave(self, ip: str) -> None:
-        self.total -= 1
-        self.per_ip[ip] -= 1
-        if not self.per_ip[ip]:
-            del self.per_ip[ip]
+def _caps(config: HttpSection) -> ConnectionCaps:
+    return ConnectionCaps(config.max_connections, config.max_connections_per_ip)
 
 
 def _tls_context(config: HttpSection) -> ssl.SSLContext | None:
@@ -61,19 +43,19 @@ async def serve_http(
     config: HttpSection,
     app: HttpApp,
     *,
-    counts: ConnectionCounts | None = None,
+    caps: ConnectionCaps | None = None,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Listen on `config.host:port` and serve `app` until cancelled; starts with the port."""
     tls = _tls_context(config)
     limits = Limits(max_header_bytes=config.max_header_bytes, max_headers=config.max_headers)
-    counts = counts if counts is not None else ConnectionCounts()
+    caps = caps if caps is not None else _caps(config)
     listeners = await trio.open_tcp_listeners(config.port, host=config.host, backlog=4096)
     try:
         port = listeners[0].socket.getsockname()[1]
         async with trio.open_nursery() as nursery:
             for listener in listeners:
-                nursery.start_soon(_accept_loop, listener, config, app, limits, tls, counts)
+                nursery.start_soon(_accept_loop, listener, config, app, limits, tls, caps)
             task_status.started(port)
     finally:
         for listener in listeners:
@@ -86,7 +68,7 @@ async def _accept_loop(
     app: HttpApp,
     limits: Limits,
     tls: ssl.SSLContext | None,
-    counts: ConnectionCounts,
+    caps: ConnectionCaps,
 ) -> None:
     async with trio.open_nursery() as nursery:
         while True:
@@ -97,10 +79,10 @@ async def _accept_loop(
                 await trio.sleep(0.05)
                 continue
             ip = str(stream.socket.getpeername()[0])
-            if not counts.admit(ip, config):
+            if not caps.admit(ip):
                 stream.socket.close()
                 continue
-            nursery.start_soon(_connection_task, stream, ip, config, app, limits, tls, counts)
+            nursery.start_soon(_connection_task, stream, ip, config, app, limits, tls, caps)
 
 
 async def _connection_task(
@@ -110,7 +92,7 @@ async def _connection_task(
     app: HttpApp,
     limits: Limits,
     tls: ssl.SSLContext | None,
-    counts: ConnectionCounts,
+    caps: ConnectionCaps,
 ) -> None:
     transport: Transport | None = None
     try:
@@ -129,7 +111,7 @@ async def _connection_task(
     except Exception:
         log.exception("HTTP connection from %s failed", ip)
     finally:
-        counts.leave(ip)
+        caps.release(ip)
         if transport is not None:
             await transport.aclose()
         else:

@@ -20,6 +20,10 @@ EXTENDED_TIMESTAMP = 0xFFFFFF
 TIMESTAMP_MOD = 1 << 32
 
 _U32 = struct.Struct(">I")
+# Pieces of a message shorter than this are gathered into one bytearray. The peer picks
+# the chunk size, down to 1 byte, and a bytes object per 1-byte chunk would hold ~50
+# bytes per byte of message: the limits on held bytes would be worth nothing.
+_SMALL_PIECE = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +60,7 @@ class _ChunkStream:
         self.extended = False
         # The chunks of the message being reassembled, and how many bytes they hold. Kept
         # as pieces and joined once: one large allocation per message, not three.
-        self.partial: list[bytes] | None = None
+        self.partial: list[bytes | bytearray] | None = None
         self.filled = 0
 
 
@@ -64,7 +68,8 @@ class ChunkReader:
     """Bytes in, whole messages out. Raises `RtmpProtocolError` on malformed input."""
 
     def __init__(self, *, max_message_size: int, max_chunk_streams: int) -> None:
-        self._max_message_size = max_message_size
+        # The owner may raise it as the peer earns trust (see `RtmpConnection`).
+        self.max_message_size = max_message_size
         self._max_chunk_streams = max_chunk_streams
         self._chunk_size = DEFAULT_CHUNK_SIZE
         self._streams: dict[int, _ChunkStream] = {}
@@ -139,9 +144,9 @@ class ChunkReader:
         if header is None:
             return None
         pos, starts_message, timestamp, delta, length, type_id, stream_id, extended = header
-        if starts_message and length > self._max_message_size:
+        if starts_message and length > self.max_message_size:
             raise RtmpProtocolError(
-                f"message of {length} bytes exceeds the limit of {self._max_message_size}"
+                f"message of {length} bytes exceeds the limit of {self.max_message_size}"
             )
         have = 0 if starts_message or stream.partial is None else stream.filled
         take = min(self._chunk_size, length - have)
@@ -151,7 +156,7 @@ class ChunkReader:
             # A new header mid-message: the old message was silently abandoned by the peer.
             self._reserved -= stream.length
             stream.partial = None
-        if starts_message and take < length and self._reserved + length > self._max_message_size:
+        if starts_message and take < length and self._reserved + length > self.max_message_size:
             raise RtmpProtocolError("too many bytes held in unfinished messages")
         stream.timestamp, stream.delta, stream.extended = timestamp, delta, extended
         stream.length, stream.type_id, stream.stream_id = length, type_id, stream_id
@@ -177,8 +182,15 @@ class ChunkReader:
         return Message(csid, type_id, stream_id, timestamp, payload)
 
     def _fill(self, stream: _ChunkStream, view: memoryview, pos: int, take: int) -> None:
-        assert stream.partial is not None
-        stream.partial.append(bytes(view[pos : pos + take]))
+        partial = stream.partial
+        assert partial is not None
+        piece = view[pos : pos + take]
+        if take >= _SMALL_PIECE:
+            partial.append(bytes(piece))
+        elif partial and isinstance(partial[-1], bytearray):
+            partial[-1] += piece
+        else:
+            partial.append(bytearray(piece))
         stream.filled += take
 
     def _fill_continuations(self, stream: _ChunkStream, view: memoryview, marker: int) -> None:

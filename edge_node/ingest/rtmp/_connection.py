@@ -6,7 +6,9 @@ socket after each batch. Replies to the client (handshake, connect result, pings
 acknowledgements, onStatus) all go to that outbox; nothing is sent behind your back.
 
 Publishing is a two-step exchange: the core emits `PublishRequested` and holds the
-stream until the owner calls `accept_publish()` or `reject_publish()`.
+stream until the owner calls `accept_publish()` or `reject_publish()`. Until a publish
+is accepted the peer is anyone at all, so its messages are held to
+`max_pending_message_size`, enough for the commands; `max_message_size` applies after.
 
 Every malformed input raises `RtmpProtocolError`; after it the connection is dead and the
 owner should close the socket. Refusals the client can understand (AMF3, an unsupported
@@ -63,6 +65,7 @@ SERVER_CHUNK_SIZE = 4096
 SERVER_WINDOW = 2_500_000
 PUBLISH_CODES = ("BadName", "Denied")
 _AMF3_REFUSAL = "AMF3 object encoding is not supported; connect with AMF0 (objectEncoding 0)"
+_DEFAULTS = RtmpSection()
 
 
 class State(Enum):
@@ -79,12 +82,15 @@ class RtmpConnection:
     def __init__(
         self,
         *,
-        max_message_size: int = 8 * 1024 * 1024,
-        max_chunk_streams: int = 64,
+        max_message_size: int = _DEFAULTS.max_message_size,
+        max_pending_message_size: int = _DEFAULTS.max_pending_message_size,
+        max_chunk_streams: int = _DEFAULTS.max_chunk_streams,
         handshake_random: bytes | None = None,
     ) -> None:
+        self._max_message_size = max_message_size
         self._reader = ChunkReader(
-            max_message_size=max_message_size, max_chunk_streams=max_chunk_streams
+            max_message_size=min(max_pending_message_size, max_message_size),
+            max_chunk_streams=max_chunk_streams,
         )
         self._writer = ReplyWriter()
         self._handshake = bytearray()
@@ -106,7 +112,9 @@ class RtmpConnection:
     @classmethod
     def from_config(cls, config: RtmpSection) -> RtmpConnection:
         return cls(
-            max_message_size=config.max_message_size, max_chunk_streams=config.max_chunk_streams
+            max_message_size=config.max_message_size,
+            max_pending_message_size=config.max_pending_message_size,
+            max_chunk_streams=config.max_chunk_streams,
         )
 
     @property
@@ -176,6 +184,7 @@ class RtmpConnection:
         if self._state is not State.PUBLISH_PENDING:
             raise RuntimeError(f"no publish is pending (state {self._state.name})")
         self._state = State.PUBLISHING
+        self._reader.max_message_size = self._max_message_size
         self._outbox += self._writer.user_control(USER_STREAM_BEGIN, _U32.pack(self._stream_id))
         self._outbox += self._writer.on_status(
             self._stream_id,

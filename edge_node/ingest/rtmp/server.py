@@ -6,6 +6,11 @@ authorizer: `handshake_timeout` until the client has connected, `publish_timeout
 accept) until a publish is granted, then `idle_timeout` after every read. Any protocol
 error, timeout or slow consumer closes that one connection and nothing else.
 
+Until a publish is granted a connection is *pending*: anyone can open one, so it costs
+little (a small read buffer, `max_pending_message_size`) and pending connections have
+caps of their own, in total and per client address. Publishes refused for a wrong key
+are throttled per address (`_throttle`) and logged in aggregate.
+
 The lead wires two collaborators in `edge_node/main.py`:
 - a `PublishAuthorizer` (the control plane, over the fleet session) decides who may
   publish and hears when a granted publish stops;
@@ -14,11 +19,12 @@ The lead wires two collaborators in `edge_node/main.py`:
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import mmap
 import os
 import socket
 import uuid
-from collections import Counter
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, suppress
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -27,6 +33,7 @@ import trio
 
 from edge_node.ingest.source import SourceBridge
 from edge_node.media import SourceDiscontinuity, SourceEnd, SourceEvent
+from shared.admission import ConnectionCaps
 from shared.config import RtmpSection
 
 from . import (
@@ -44,14 +51,18 @@ from . import (
     Sentinel,
     Unpublished,
 )
+from ._throttle import FailureThrottle
 from ._watermark import HOLD_LIMIT, MIN_LEVEL, ReadWatermark
 
 log = logging.getLogger(__name__)
 
 # Bigger reads mean fewer trips through the event loop per frame (measured in
 # bench/ingest_rtmp.py); the core keeps only incomplete messages of what it is given.
-# Each connection reads into one buffer of this size, reused.
+# Each publishing connection reads into one buffer of this size, reused.
 RECEIVE_SIZE = 256 * 1024
+# The buffer before that: the handshake's 1.5 kB packets and the commands fit in it, and
+# it is all an idle connection that anyone can open holds for reading.
+PENDING_RECEIVE_SIZE = 2 * 1024
 # A live encoder writes each frame as it is made, in several writes, so a reader that
 # wakes for every write wakes ~100 times a second, and each wake-up of a trio task costs
 # ~0.15 ms of CPU on a small VM (bench/ingest_rtmp.py --realtime). While publishing, the
@@ -98,24 +109,97 @@ class StreamDropped(Exception):
     """The sink's channel was full or closed: the consumer cannot keep up."""
 
 
-class _Admission:
-    """Connection counts, in total and per client address."""
+def client_network(host: str) -> str:
+    """What the per-address limits count: an IPv4 address, or an IPv6 /64.
+
+    A /64 is the least a site gets, and its owner can rotate through its addresses at
+    will, so counting them one by one would cap nothing."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network((address, 64), strict=False))
+    return str(address)
+
+
+class Admission:
+    """Which connections may open: all of them, and those not granted a publish yet."""
 
     def __init__(self, config: RtmpSection) -> None:
-        self._total_limit = config.max_connections
-        self._per_ip_limit = config.max_connections_per_ip
-        self._per_ip: Counter[str] = Counter()
+        self.connections = ConnectionCaps(config.max_connections, config.max_connections_per_ip)
+        self.pending = ConnectionCaps(config.max_pending_connections, config.max_pending_per_ip)
 
-    def admit(self, ip: str) -> bool:
-        if self._per_ip.total() >= self._total_limit or self._per_ip[ip] >= self._per_ip_limit:
+    def admit(self, network: str) -> bool:
+        if not self.connections.admit(network):
             return False
-        self._per_ip[ip] += 1
+        if not self.pending.admit(network):
+            self.connections.release(network)
+            return False
         return True
 
-    def release(self, ip: str) -> None:
-        self._per_ip[ip] -= 1
-        if self._per_ip[ip] <= 0:
-            del self._per_ip[ip]
+    def granted(self, network: str) -> None:
+        """A connection's first publish was granted: it is pending no more."""
+        self.pending.release(network)
+
+    def release(self, network: str, *, pending: bool) -> None:
+        self.connections.release(network)
+        if pending:
+            self.pending.release(network)
+
+
+class RtmpIngest:
+    """What the connections of one server share: its caps, the throttle on wrong keys,
+    and the collaborators. `serve_rtmp` feeds it accepted sockets."""
+
+    def __init__(self, config: RtmpSection, authorizer: PublishAuthorizer, sink: IngestSink):
+        self.config = config
+        self.authorizer = authorizer
+        self.sink = sink
+        self.admission = Admission(config)
+        self.throttle = FailureThrottle(
+            limit=config.max_publish_failures,
+            window=config.publish_failure_window,
+            capacity=config.publish_failure_addresses,
+        )
+
+    async def serve(self, stream: trio.SocketStream, host: str, peer: str) -> None:
+        """Run one connection from `host` (`peer` names it in logs) to its end."""
+        network = client_network(host)
+        async with stream:
+            if not self.admission.admit(network):
+                log.warning("rtmp %s: refused, connection limit reached", peer)
+                return
+            session: _Session | None = None
+            try:
+                session = _Session(self, stream, network, peer)
+                await session.run()
+            except Exception:
+                # A bug or a failing collaborator ends this connection, never the server.
+                log.exception("rtmp %s: connection failed", peer)
+            finally:
+                self.admission.release(network, pending=session is None or not session.granted)
+
+    async def report_refusals(self) -> None:
+        """Log each address's refused publishes once per window, until cancelled."""
+        while True:
+            now = trio.current_time()
+            for summary in self.throttle.summaries(now):
+                log.warning(
+                    "rtmp %s: %d publishes refused in %g s: %d for unknown stream keys, "
+                    "%d more without asking (too many failures)",
+                    summary.address,
+                    summary.failures + summary.throttled,
+                    self.config.publish_failure_window,
+                    summary.failures,
+                    summary.throttled,
+                )
+            expiry = self.throttle.next_expiry()
+            await trio.sleep_until(
+                now + self.config.publish_failure_window if expiry is None else expiry
+            )
 
 
 async def serve_rtmp(
@@ -126,26 +210,17 @@ async def serve_rtmp(
     task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Accept broadcasters until cancelled; `task_status.started()` gets the listeners."""
-    admission = _Admission(config)
+    ingest = RtmpIngest(config, authorizer, sink)
 
     async def handle(stream: trio.SocketStream) -> None:
         host, port = stream.socket.getpeername()[:2]
-        peer = f"{host}:{port}"
-        async with stream:
-            if not admission.admit(host):
-                log.warning("rtmp %s: refused, connection limit reached", peer)
-                return
-            try:
-                await _Session(config, authorizer, sink, stream, peer).run()
-            except Exception:
-                # A bug or a failing collaborator ends this connection, never the server.
-                log.exception("rtmp %s: connection failed", peer)
-            finally:
-                admission.release(host)
+        await ingest.serve(stream, host, f"{host}:{port}")
 
     listeners = await trio.open_tcp_listeners(config.port, host=config.host or None)
     log.info("rtmp: listening on %s", ", ".join(_address(lst) for lst in listeners))
-    await trio.serve_listeners(handle, listeners, task_status=task_status)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(ingest.report_refusals)
+        await trio.serve_listeners(handle, listeners, task_status=task_status)
 
 
 def _address(listener: trio.SocketListener) -> str:
@@ -157,27 +232,26 @@ class _Session:
     """One connection: the read loop, the publish decision, and the hand-off."""
 
     def __init__(
-        self,
-        config: RtmpSection,
-        authorizer: PublishAuthorizer,
-        sink: IngestSink,
-        stream: trio.SocketStream,
-        peer: str,
+        self, ingest: RtmpIngest, stream: trio.SocketStream, network: str, peer: str
     ) -> None:
-        self._config = config
-        self._authorizer = authorizer
-        self._sink = sink
+        self._ingest = ingest
+        self._config = config = ingest.config
         self._stream = stream
         self._fd = stream.socket.fileno()
-        self._buffer = memoryview(bytearray(RECEIVE_SIZE))
+        self._buffer = memoryview(bytearray(PENDING_RECEIVE_SIZE))
         self._watermark = ReadWatermark()
         self._lowat = MIN_LEVEL
+        self._network = network
         self._peer = peer
         self._id = uuid.uuid4().hex[:12]
         self._conn = RtmpConnection.from_config(config)
         self._started = trio.current_time()
         self._deadline = self._started + config.handshake_timeout
         self._grant: PublishGrant | None = None
+        # Whether a publish was ever granted: the connection has left the pending caps.
+        self.granted = False
+        # Whether we refused the publish: the end that follows is no news.
+        self._refused = False
         self._channel: trio.MemorySendChannel[SourceEvent] | None = None
         self._bridge = SourceBridge()
         self._end_reason = "connection closed"
@@ -227,11 +301,11 @@ class _Session:
                     await trio.sleep(self._config.read_coalesce)
                 count = await self._receive(event is NEED_DATA)
                 conn.receive_data(self._buffer[:count])
-                keeping_up = count < RECEIVE_SIZE // 2
+                keeping_up = count < len(self._buffer) // 2
                 continue
             if isinstance(event, Closed):
                 await self._flush()
-                self._end(event.reason)
+                self._end(event.reason, logging.DEBUG if self._refused else logging.INFO)
                 return
             await self._handle(event)
 
@@ -288,7 +362,7 @@ class _Session:
             for item in self._bridge.convert(event):
                 self._hand_off(item)
         elif isinstance(event, Connected):
-            log.info("rtmp %s [%s]: connected to app %r", self._peer, self._id, event.app)
+            log.debug("rtmp %s [%s]: connected to app %r", self._peer, self._id, event.app)
             self._deadline = self._started + self._config.publish_timeout
         elif isinstance(event, PublishRequested):
             await self._decide(event)
@@ -299,24 +373,55 @@ class _Session:
             log.debug("rtmp %s [%s]: metadata %r", self._peer, self._id, dict(event.values))
 
     async def _decide(self, event: PublishRequested) -> None:
+        throttle = self._ingest.throttle
+        if not throttle.allows(self._network, trio.current_time()):
+            # Not logged: the throttle counts it into its summary for this address.
+            window = self._config.publish_failure_window
+            reason = f"too many failed publishes from this address; retry after {window:g} s"
+            self._refuse(PublishRefusal("Denied", reason))
+            return
         with trio.fail_at(self._deadline):
-            decision = await self._authorizer.authorize(
+            decision = await self._ingest.authorizer.authorize(
                 event.app, event.stream_key, self._peer, self._id
             )
         if isinstance(decision, PublishRefusal):
-            log.warning(
-                "rtmp %s [%s]: publish to %r refused: %s %s",
-                self._peer,
-                self._id,
-                event.app,
-                decision.code,
-                decision.reason,
-            )
-            self._conn.reject_publish(decision.code, decision.reason)
-            return
+            self._log_refusal(event, decision)
+            self._refuse(decision)
+        else:
+            await self._start_publish(decision)
+
+    def _log_refusal(self, event: PublishRequested, refusal: PublishRefusal) -> None:
+        level = logging.WARNING
+        # A wrong key is what a guesser sends: after an address's first in a window,
+        # its refusals are counted into one summary line rather than logged one by one.
+        if refusal.code == "BadName" and not self._ingest.throttle.failed(
+            self._network, trio.current_time()
+        ):
+            level = logging.DEBUG
+        log.log(
+            level,
+            "rtmp %s [%s]: publish to %r refused: %s %s",
+            self._peer,
+            self._id,
+            event.app,
+            refusal.code,
+            refusal.reason,
+        )
+
+    def _refuse(self, refusal: PublishRefusal) -> None:
+        self._conn.reject_publish(refusal.code, refusal.reason)
+        self._refused = True
+
+    async def _start_publish(self, grant: PublishGrant) -> None:
         self._conn.accept_publish()
-        self._grant = decision
-        self._channel = await self._stack.enter_async_context(self._sink.open(decision))
+        if not self.granted:
+            self.granted = True
+            self._ingest.admission.granted(self._network)
+            # Mapped rather than allocated: glibc would serve buffers this size from its
+            # heap once one was freed, and a heap keeps what a wave of connections left.
+            self._buffer = memoryview(mmap.mmap(-1, RECEIVE_SIZE))
+        self._grant = grant
+        self._channel = await self._stack.enter_async_context(self._ingest.sink.open(grant))
         # Registered after the sink's context so that it runs first: SourceEnd goes out
         # while the channel is still open.
         self._stack.push_async_callback(self._release)
@@ -325,11 +430,11 @@ class _Session:
             "rtmp %s [%s]: publishing channel %r as stream %s%s",
             self._peer,
             self._id,
-            decision.channel,
-            decision.stream_id,
-            " (resumed)" if decision.resumed else "",
+            grant.channel,
+            grant.stream_id,
+            " (resumed)" if grant.resumed else "",
         )
-        if decision.resumed:
+        if grant.resumed:
             self._hand_off(SourceDiscontinuity("broadcaster reconnected"))
 
     def _hand_off(self, item: SourceEvent) -> None:
@@ -356,4 +461,4 @@ class _Session:
         if grant is not None:
             with trio.move_on_after(STOPPED_NOTICE_TIMEOUT) as notice:
                 notice.shield = True
-                await self._authorizer.stopped(grant, self._id, self._end_reason)
+                await self._ingest.authorizer.stopped(grant, self._id, self._end_reason)

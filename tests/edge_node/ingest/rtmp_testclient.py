@@ -64,9 +64,12 @@ class Publisher:
 
     def opening(self, key: str = "KEY", app: str = "live") -> bytes:
         """Handshake, connect, createStream and publish, as ffmpeg sends them."""
+        return simple_c0c1() + self.after_c0c1(key, app)
+
+    def after_c0c1(self, key: str = "KEY", app: str = "live") -> bytes:
+        """The opening from C2 on."""
         return (
-            simple_c0c1()
-            + bytes(PACKET_SIZE)
+            bytes(PACKET_SIZE)
             + self.set_chunk_size(4096)
             + self.command("connect", 1, {"app": app, "tcUrl": f"rtmp://h/{app}"})
             + self.command("releaseStream", 2, None, key)

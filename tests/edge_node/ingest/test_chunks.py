@@ -1,3 +1,5 @@
+import tracemalloc
+
 import pytest
 
 from edge_node.ingest.rtmp import RtmpProtocolError
@@ -127,6 +129,29 @@ def test_unfinished_messages_share_one_byte_budget() -> None:
     data = b"".join(w.write(csid, 9, 1, 0, bytes(300))[:140] for csid in range(3, 8))
     with pytest.raises(RtmpProtocolError, match="unfinished"):
         read_all(reader(max_message_size=1000), data)
+
+
+def test_tiny_chunks_hold_little_more_than_their_bytes() -> None:
+    # The peer picks the chunk size, down to 1 byte: a half-sent message in 1-byte chunks
+    # must not cost an object per byte, or the byte limits would bound nothing.
+    size = 1 << 16
+    r = reader(max_message_size=size)
+    r.set_chunk_size(1)
+    header = bytes([0x04]) + bytes(3) + size.to_bytes(3, "big") + b"\x09" + bytes(4)
+    data = header + b"x" + b"\xc4x" * (size - 2)  # all but the last byte
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        r.feed(data)
+        assert r.next_message() is None
+        r.feed(b"")  # lets go of the input it has parsed
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held < 2 * size
+    r.feed(b"\xc4y")
+    message = r.next_message()
+    assert message is not None and message.payload == b"x" * (size - 1) + b"y"
 
 
 @pytest.mark.parametrize(

@@ -239,6 +239,29 @@ def test_limits_come_from_config() -> None:
         drain(conn)
 
 
+def test_messages_are_small_until_a_publish_is_accepted() -> None:
+    limits = RtmpSection(max_message_size=1 << 20, max_pending_message_size=4096)
+    frame_body = avc_frame_body(True, nalus=bytes(100_000))
+    pub = Publisher()
+    early = RtmpConnection.from_config(limits)
+    early.receive_data(
+        simple_c0c1()
+        + bytes(PACKET_SIZE)
+        + pub.command("connect", 1, {"app": "live"})
+        + pub.video(frame_body, 0)
+    )
+    with pytest.raises(RtmpProtocolError, match="exceeds the limit of 4096"):
+        drain(early)
+
+    pub = Publisher()
+    late = RtmpConnection.from_config(limits)
+    late.receive_data(pub.opening() + pub.video(frame_body, 0))
+    assert isinstance(drain(late)[-1], PublishRequested)
+    late.accept_publish()
+    (frame,) = drain(late)
+    assert isinstance(frame, MediaPacket) and len(frame.data) == 100_000
+
+
 def test_aggregate_messages_are_unpacked() -> None:
     conn, pub, _ = published()
     tags = b""

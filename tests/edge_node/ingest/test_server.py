@@ -2,25 +2,34 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
 import subprocess
 import sys
+import tracemalloc
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import trio
-from rtmp_testclient import Publisher, simple_c0c1
+from rtmp_testclient import HANDSHAKE_REPLY, Publisher, simple_c0c1, statuses
 from testclip import source_clip
 
 from edge_node.ingest.recorder import FlvRecorder
 from edge_node.ingest.rtmp._handshake import PACKET_SIZE
-from edge_node.ingest.rtmp.server import PublishGrant, PublishRefusal, serve_rtmp
+from edge_node.ingest.rtmp.server import (
+    PublishAuthorizer,
+    PublishGrant,
+    PublishRefusal,
+    RtmpIngest,
+    client_network,
+    serve_rtmp,
+)
 from edge_node.media import (
     SourceConfig,
     SourceDiscontinuity,
@@ -39,6 +48,7 @@ CLIENT_DEADLINE = 60.0
 class KeyAuthorizer:
     """Grants the one known key; remembers every stop."""
 
+    asked: list[str] = field(default_factory=list)
     grants: list[PublishGrant] = field(default_factory=list)
     stops: list[tuple[PublishGrant, str]] = field(default_factory=list)
     stopped_event: trio.Event = field(default_factory=trio.Event)
@@ -46,6 +56,7 @@ class KeyAuthorizer:
     async def authorize(
         self, app: str, stream_key: str, client_address: str, connection_id: str
     ) -> PublishGrant | PublishRefusal:
+        self.asked.append(stream_key)
         if stream_key != KEY:
             return PublishRefusal("BadName", "unknown stream key")
         grant = PublishGrant(channel=f"{app}-demo", stream_id=uuid.uuid4().hex[:8], resumed=False)
@@ -362,3 +373,256 @@ async def test_slow_consumer_drops_its_stream() -> None:
         ((_, reason),) = authorizer.stops
         assert "dropping stream" in reason
         nursery.cancel_scope.cancel()
+
+
+# ------------------------------------------------------- before a publish is granted
+
+
+async def read_until(stream: trio.SocketStream, enough: Callable[[bytes], bool]) -> bytes:
+    """Read until `enough(what came)` or the server closes; returns what came."""
+    received = bytearray()
+    while not enough(bytes(received)):
+        try:
+            data = await stream.receive_some(65536)
+        except trio.BrokenResourceError:
+            break  # closed with our bytes unread: a reset rather than an end of file
+        if not data:
+            break
+        received += data
+    return bytes(received)
+
+
+async def read_to_end(stream: trio.SocketStream) -> bytes:
+    return await read_until(stream, lambda _: False)
+
+
+def handshake_done(received: bytes) -> bool:
+    return len(received) >= HANDSHAKE_REPLY
+
+
+def publish_status(received: bytes, *, skip_handshake: bool = True) -> str | None:
+    """The server's answer to `publish` (NetStream.Publish.*), once it has come."""
+    codes = statuses(received, skip_handshake=skip_handshake)
+    return next((code for code in codes if code.startswith("NetStream.Publish.")), None)
+
+
+@dataclass
+class Pairs:
+    """An `RtmpIngest` fed socketpairs in place of accepted TCP connections: the test picks
+    each client's address, and no network is in between to make a MockClock jump early."""
+
+    ingest: RtmpIngest
+    nursery: trio.Nursery
+
+    async def connect(self, host: str) -> trio.SocketStream:
+        ours, theirs = trio.socket.socketpair()
+        self.nursery.start_soon(self.ingest.serve, trio.SocketStream(theirs), host, f"{host}:50000")
+        return trio.SocketStream(ours)
+
+    async def opens(self, host: str) -> trio.SocketStream | None:
+        """A connection from `host` that got its handshake reply, or None if refused."""
+        client = await self.connect(host)
+        with suppress(trio.BrokenResourceError):
+            await client.send_all(simple_c0c1())
+        if handshake_done(await read_until(client, handshake_done)):
+            return client
+        await client.aclose()
+        return None
+
+    async def attempt(self, host: str, key: str) -> str:
+        """Publish from `host` with `key`: the server's answer (NetStream.Publish.*)."""
+        async with await self.connect(host) as client:
+            await client.send_all(Publisher().opening(key))
+            received = await read_until(client, lambda got: publish_status(got) is not None)
+        status = publish_status(received)
+        assert status is not None
+        return status
+
+
+@asynccontextmanager
+async def pairs(cfg: RtmpSection, authorizer: PublishAuthorizer) -> AsyncIterator[Pairs]:
+    ingest = RtmpIngest(cfg, authorizer, ListSink())
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(ingest.report_refusals)
+        yield Pairs(ingest, nursery)
+        nursery.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize(
+    ("host", "network"),
+    [
+        ("198.51.100.7", "198.51.100.7"),
+        ("::ffff:198.51.100.7", "198.51.100.7"),
+        ("2001:db8::1", "2001:db8::/64"),
+        ("2001:db8::ffff:1:2", "2001:db8::/64"),
+        ("fe80::1%eth0", "fe80::/64"),
+    ],
+)
+def test_ipv6_clients_are_counted_by_their_64(host: str, network: str) -> None:
+    assert client_network(host) == network
+
+
+async def test_pending_connections_are_capped_per_address_and_in_total(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    cfg = config(max_pending_per_ip=2, max_pending_connections=4)
+    async with pairs(cfg, KeyAuthorizer()) as server:
+        hosts = ["198.51.100.1", "198.51.100.1", "198.51.100.1"]
+        hosts += ["2001:db8::1", "2001:db8::ffff:1", "2001:db8::2", "203.0.113.9"]
+        # Kept open (a dropped socket would close): two per address, four in all.
+        opened = [await server.opens(host) for host in hosts]
+        assert [client is not None for client in opened] == [
+            True,
+            True,
+            False,  # a third from the address
+            True,
+            True,
+            False,  # a third from the same /64
+            False,  # a fifth in all
+        ]
+        # A granted publish leaves the pending count, and makes room.
+        first = opened[0]
+        assert first is not None
+        await first.send_all(Publisher().after_c0c1(KEY))
+        started = await read_until(
+            first, lambda got: publish_status(got, skip_handshake=False) is not None
+        )
+        assert publish_status(started, skip_handshake=False) == "NetStream.Publish.Start"
+        assert await server.opens("203.0.113.9") is not None
+        assert server.ingest.admission.pending.open == 4
+        assert server.ingest.admission.connections.open == 5
+
+
+class StallingAuthorizer(KeyAuthorizer):
+    async def authorize(
+        self, app: str, stream_key: str, client_address: str, connection_id: str
+    ) -> PublishGrant | PublishRefusal:
+        await trio.sleep_forever()
+
+
+async def talk_until_closed(client: trio.SocketStream, opening: bytes, chatter: bytes) -> float:
+    """Send `opening`, then `chatter` every 0.75 s until the server closes; when it did."""
+
+    async def chat() -> None:
+        with suppress(trio.BrokenResourceError):
+            while True:
+                await trio.sleep(0.75)
+                await client.send_all(chatter)
+
+    async with client, trio.open_nursery() as nursery:
+        await client.send_all(opening)
+        nursery.start_soon(chat)
+        await read_to_end(client)
+        nursery.cancel_scope.cancel()
+    return trio.current_time()
+
+
+async def test_pending_connections_time_out_from_accept_however_they_behave(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    cfg = config(handshake_timeout=2.0, publish_timeout=5.0)
+    pub = Publisher()
+    ping = pub.message(4, (6).to_bytes(2, "big") + bytes(4), csid=2)
+    connect = bytes(PACKET_SIZE) + pub.command("connect", 1, {"app": "live"})
+    behaviours = {
+        "half a C1, then silence": (simple_c0c1()[:700], b""),
+        "handshaking a byte at a time": (b"\x03", b"\x00"),
+        "connected, pinging, never publishing": (simple_c0c1() + connect, ping),
+        "publishing, the decision never comes": (Publisher().opening(KEY), b""),
+    }
+    closed: dict[str, float] = {}
+    async with pairs(cfg, StallingAuthorizer()) as server:
+        start = trio.current_time()
+        async with trio.open_nursery() as nursery:
+            for name, (opening, chatter) in behaviours.items():
+
+                async def run(
+                    name: str = name, opening: bytes = opening, chatter: bytes = chatter
+                ) -> None:
+                    client = await server.connect("198.51.100.1")
+                    closed[name] = await talk_until_closed(client, opening, chatter) - start
+
+                nursery.start_soon(run)
+    assert closed == {
+        "half a C1, then silence": 2.0,
+        "handshaking a byte at a time": 2.0,
+        "connected, pinging, never publishing": 5.0,
+        "publishing, the decision never comes": 5.0,
+    }
+
+
+async def pending_connections(port: int, count: int) -> list[trio.SocketStream]:
+    """Connections that each got their handshake reply: the server has read, parsed and
+    answered C0+C1, and waits for C2."""
+    clients = []
+    for _ in range(count):
+        client = await trio.open_tcp_stream("127.0.0.1", port)
+        await client.send_all(simple_c0c1())
+        assert handshake_done(await read_until(client, handshake_done))
+        clients.append(client)
+    return clients
+
+
+async def close_all(clients: list[trio.SocketStream]) -> None:
+    """Close each connection from our side, and wait until the server has closed its."""
+    for client in clients:
+        await client.send_eof()
+        await read_to_end(client)
+        await client.aclose()
+
+
+def traced() -> int:
+    gc.collect()
+    return tracemalloc.get_traced_memory()[0]
+
+
+async def test_pending_connections_cost_little_memory_and_give_it_back(tmp_path: Path) -> None:
+    count = 100
+    # Timeouts far off: however slow the machine, no connection ends before we end it.
+    limits = {"max_connections_per_ip": count, "max_pending_per_ip": count}
+    limits |= {"handshake_timeout": 60, "publish_timeout": 60}
+    async with running(tmp_path, config(**limits)) as server:
+        tracemalloc.start()
+        try:
+            before = traced()
+            clients = await pending_connections(server.port, count)
+            per_connection = (traced() - before) / count
+            await close_all(clients)
+            clients.clear()
+            await trio.testing.wait_all_tasks_blocked()  # the server's tasks have returned
+            left_per_connection = (traced() - before) / count
+        finally:
+            tracemalloc.stop()
+    # Both ends of each connection count here; our end is under 1 kB.
+    assert per_connection < 20 * 1024  # 266 kB when each had a publisher's read buffer
+    # Trio keeps each ended wait's deadline in its heap until that deadline passes
+    # (~0.8 kB a connection here); a read buffer or a session kept would be 2 kB and more.
+    assert left_per_connection < 1536
+
+
+async def test_wrong_keys_are_throttled_per_address_and_logged_in_aggregate(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="edge_node.ingest")
+    authorizer = KeyAuthorizer()
+    cfg = config(max_publish_failures=3, publish_failure_window=60.0)
+    guesser = "198.51.100.7"
+
+    def guesser_lines() -> list[str]:
+        return [r.getMessage() for r in caplog.records if guesser in r.getMessage()]
+
+    async with pairs(cfg, authorizer) as server:
+        answers = [await server.attempt(guesser, f"guess-{i}") for i in range(20)]
+        assert answers == ["NetStream.Publish.BadName"] * 3 + ["NetStream.Publish.Denied"] * 17
+        assert len(authorizer.asked) == 3  # the rest were refused without asking
+        assert await server.attempt(guesser, KEY) == "NetStream.Publish.Denied"
+        assert await server.attempt("198.51.100.8", KEY) == "NetStream.Publish.Start"
+        (first,) = guesser_lines()
+        assert "refused: BadName unknown stream key" in first
+        await trio.sleep(cfg.publish_failure_window + 1)
+        assert guesser_lines()[1:] == [
+            f"rtmp {guesser}: 21 publishes refused in 60 s: 3 for unknown stream keys, "
+            "18 more without asking (too many failures)"
+        ]
+        # The window has passed: the address is asked about again.
+        assert await server.attempt(guesser, KEY) == "NetStream.Publish.Start"
