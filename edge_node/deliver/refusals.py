@@ -15,6 +15,8 @@ import logging
 import time
 from collections.abc import Callable
 
+from shared.quietlog import QuietWarning
+
 log = logging.getLogger(__name__)
 
 LOG_EVERY = 60.0
@@ -37,27 +39,21 @@ class SpaceRefusals:
         self.last_at: float | None = None
         self._clock = clock
         self._log_every = log_every
-        self._logged_at: float | None = None
-        self._unlogged = 0
+        self._quiet = QuietWarning(log, log_every, clock)
 
     def refused(self, key: str, exc: OSError) -> None:
         """One object not cached for lack of space (`key`, `exc` name it in the log)."""
-        now = self._clock()
         self.total += 1
-        self.last_at = now
-        if self._logged_at is not None and now - self._logged_at < self._log_every:
-            self._unlogged += 1
-            return
-        log.warning(
+        self.last_at = self._clock()
+        self._quiet.warning(
             "cache disk full (%s): %s served uncached, %d more since the last such line "
             "(%d in all); logged at most every %.0f s",
             exc.strerror or exc,
             key,
-            self._unlogged,
+            self._quiet.unlogged,
             self.total,
             self._log_every,
         )
-        self._logged_at, self._unlogged = now, 0
 
     def seconds_since_last(self) -> float | None:
         return None if self.last_at is None else self._clock() - self.last_at

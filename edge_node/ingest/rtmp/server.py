@@ -35,6 +35,7 @@ from edge_node.ingest.source import SourceBridge
 from edge_node.media import SourceDiscontinuity, SourceEnd, SourceEvent
 from shared.admission import ConnectionCaps
 from shared.config import RtmpSection
+from shared.quietlog import QuietWarning
 
 from . import (
     NEED_DATA,
@@ -159,6 +160,8 @@ class RtmpIngest:
         self.authorizer = authorizer
         self.sink = sink
         self.admission = Admission(config)
+        # A flood past the caps is one line a minute, not one per connection.
+        self._refusals = QuietWarning(log)
         self.throttle = FailureThrottle(
             limit=config.max_publish_failures,
             window=config.publish_failure_window,
@@ -170,7 +173,11 @@ class RtmpIngest:
         network = client_network(host)
         async with stream:
             if not self.admission.admit(network):
-                log.warning("rtmp %s: refused, connection limit reached", peer)
+                self._refusals.warning(
+                    "rtmp %s: refused, connection limit reached (%d more since the last such line)",
+                    peer,
+                    self._refusals.unlogged,
+                )
                 return
             session: _Session | None = None
             try:
