@@ -30,7 +30,7 @@ import httpx
 from websockets.sync.client import connect as ws_connect
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "edge_node" / "ingest")]
+sys.path.insert(0, str(ROOT / "tests"))
 from fleetlib import leftover_processes, start_fleet, stop_fleet, wait_ready  # noqa: E402
 from rtmp_testclient import Publisher  # noqa: E402
 

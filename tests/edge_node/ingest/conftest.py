@@ -1,4 +1,5 @@
-"""Makes the ingest test helpers (`rtmp_testclient`, `pyav_publisher`) importable."""
+"""Makes the ingest test helper `pyav_publisher` importable (`rtmp_testclient`, which the
+adversarial suite and the soak use too, sits in tests/)."""
 
 import sys
 from pathlib import Path

@@ -11,7 +11,7 @@ from edge_node.ingest.rtmp._amf0 import decode_all, encode
 from edge_node.ingest.rtmp._chunks import ChunkReader, ChunkWriter
 from edge_node.ingest.rtmp._handshake import PACKET_SIZE
 
-CORPUS = Path(__file__).parent / "corpus"
+CORPUS = Path(__file__).parent / "edge_node" / "ingest" / "corpus"
 CORPUS_FILES = sorted(CORPUS.glob("*.bin"))
 HANDSHAKE_REPLY = 1 + 2 * PACKET_SIZE
 
