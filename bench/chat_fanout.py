@@ -60,9 +60,9 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 def serve_ours(port: int) -> None:
     import sqlite_utils
     import uvicorn
-    from litestar import Litestar
 
-    from control_plane.chat import routes, schema
+    from control_plane.app import assemble
+    from control_plane.chat import providers, schema
     from control_plane.chat.deps import ChatDeps
     from shared.config import ChatSection
     from shared.tokens import TokenSigner
@@ -86,8 +86,7 @@ def serve_ours(port: int) -> None:
         is_broadcaster=lambda channel, token: False,
         stream_started_at=lambda channel: None,
     )
-    handlers, plugins = routes.build(deps)
-    app = Litestar(route_handlers=handlers, plugins=plugins)
+    app = assemble([providers.build(deps)])
     # No keep-alive pings: the bulk clients do not answer them (the naive server has none either).
     uvicorn.run(
         app, host="127.0.0.1", port=port, log_level="warning", backlog=4096, ws_ping_interval=None

@@ -47,7 +47,7 @@ import httpx
 import trio
 
 from edge_node.package.cmaf.reader import Box, iter_boxes, parse_traf
-from shared.localfleet.topology import free_port
+from localfleet.topology import free_port
 
 FPS = 30
 SIZE = "1280x720"

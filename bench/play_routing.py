@@ -38,8 +38,8 @@ import httpx
 
 from control_plane.routing.select import NodeLoad, NodeView
 from control_plane.routing.table import RoutingTable
+from localfleet.topology import free_port
 from shared.config import ControlPlaneConfig, dump_toml
-from shared.localfleet.topology import free_port
 
 REGIONS = 25
 CHANNELS = 500

@@ -61,9 +61,9 @@ from edge_node.media import (
     TrackKind,
     VideoConfig,
 )
+from edge_node.transcode.ladder import SourceVideo, plan_ladder
 from edge_node.transcode.worker import TranscodeWorker
 from shared.config import TranscodeSection
-from shared.ladder import SourceVideo, plan_ladder
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from testclip import source_clip

@@ -1,5 +1,10 @@
 """The one place that wires the control plane: Litestar routes, the fleet's
-`grpc.aio` server, storage and background upkeep, all in one asyncio loop."""
+`grpc.aio` server, storage and background upkeep, all in one asyncio loop.
+
+The HTTP API is its domains (`DOMAINS`), each contributing a `Domain` the same way:
+route handlers, the dependencies they are given, app plugins. `assemble` mounts them
+and maps every `DomainError` to a response, once.
+"""
 
 from __future__ import annotations
 
@@ -7,82 +12,73 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
 import uvicorn
-from litestar import Litestar, Request, Response
-from litestar.di import Provide
-from litestar.exceptions import HTTPException
+from litestar import Litestar, Request, Response, Router
+from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
-from litestar.plugins import PluginProtocol
 from litestar.types import (
     ASGIApp,
-    ControllerRouterHandler,
     HTTPScope,
+    LifespanHook,
     Message,
+    Middleware,
     Receive,
     Scope,
     Send,
 )
 
-from control_plane import monitor, ops, wiring
+from control_plane import auth, monitor
 from control_plane.bodies import bounded_bodies
+from control_plane.chat import providers as chat
 from control_plane.clients import TrustedProxies
+from control_plane.domain import Domain
 from control_plane.errors import DomainError, TooManyRequests
 from control_plane.fleet import grpc_server
-from control_plane.fleet import routes as fleet_routes
+from control_plane.fleet import providers as fleet
 from control_plane.listener import protocols
+from control_plane.metrics import Metrics
+from control_plane.ops import providers as ops
 from control_plane.services import Services, build_services
-from control_plane.streams import routes as stream_routes
-from control_plane.vods import routes as vod_routes
+from control_plane.streams import providers as streams
+from control_plane.vods import providers as vods
+from control_plane.web import providers as web
 from shared.admission import ConnectionCaps
 from shared.config import CONTROL_PLANE_CONFIG_PATH, ControlPlaneConfig, load, resolve_path
 from shared.logs import setup_logging
 
-log = logging.getLogger("glasscast.control_plane")
+log = logging.getLogger(__name__)
 
-RouteBuilder = Callable[[Services], Sequence[ControllerRouterHandler]]
+# Every domain of the HTTP API, in the order its routes and plugins are registered.
+DOMAINS: tuple[Callable[[Services], Domain], ...] = (
+    streams.domain,
+    fleet.domain,
+    ops.domain,
+    web.domain,
+    vods.domain,
+    chat.domain,
+)
 
-DomainBuilder = Callable[
-    [Services], tuple[Sequence[ControllerRouterHandler], Sequence[PluginProtocol]]
-]
-
-# Every domain contributes its routes here; domains that need app plugins (chat's
-# channels plugin and room pumps) go in the second list.
-DOMAIN_ROUTES: list[RouteBuilder] = [
-    stream_routes.build,
-    fleet_routes.build,
-    ops.build,
-    wiring.web_domain,
-    vod_routes.build,
-]
-DOMAIN_PLUGINS: list[DomainBuilder] = [
-    wiring.chat_domain,
-]
+# Litestar's own limit, for apps assembled without a config (tests of one domain).
+DEFAULT_MAX_BODY = 10_000_000
 
 
 def _domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+    body: dict[str, Any] = {"status_code": exc.status_code, "detail": exc.detail}
+    if exc.code is not None:
+        # Where Litestar puts the details of its own errors, so clients read one shape.
+        body["extra"] = {"code": exc.code}
     headers = {}
     if isinstance(exc, TooManyRequests):
         headers["Retry-After"] = str(exc.retry_after)
-    return Response(
-        {"status_code": exc.status_code, "detail": exc.detail},
-        status_code=exc.status_code,
-        headers=headers,
-    )
+    return Response(body, status_code=exc.status_code, headers=headers)
 
 
-def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
-    body: dict[str, Any] = {"status_code": exc.status_code, "detail": exc.detail}
-    if exc.extra:
-        body["extra"] = exc.extra
-    return Response(body, status_code=exc.status_code, headers=exc.headers)
-
-
-def _count_requests(services: Services) -> Callable[[ASGIApp], ASGIApp]:
+def _count_requests(metrics: Metrics) -> Callable[[ASGIApp], ASGIApp]:
     def middleware(app: ASGIApp) -> ASGIApp:
         async def counted(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] != "http":
@@ -92,9 +88,7 @@ def _count_requests(services: Services) -> Callable[[ASGIApp], ASGIApp]:
 
             async def send_counted(message: Message) -> None:
                 if message["type"] == "http.response.start":
-                    services.metrics.api_requests.labels(
-                        method=method, status=str(message["status"])
-                    ).inc()
+                    metrics.api_requests.labels(method=method, status=str(message["status"])).inc()
                 await send(message)
 
             await app(scope, receive, send_counted)
@@ -104,48 +98,58 @@ def _count_requests(services: Services) -> Callable[[ASGIApp], ASGIApp]:
     return middleware
 
 
-def create_app(
-    config: ControlPlaneConfig,
+def assemble(
+    domains: Sequence[Domain],
     *,
-    services: Services | None = None,
-    extra_routes: Sequence[RouteBuilder] = (),
+    middleware: Sequence[Middleware] = (),
+    state: Mapping[str, Any] | None = None,
+    on_shutdown: Sequence[LifespanHook] = (),
+    request_max_body_size: int = DEFAULT_MAX_BODY,
+    debug: bool = False,
 ) -> Litestar:
-    """The HTTP app. Without `services` it builds (and on shutdown closes) its own;
-    `serve` passes the ones it shares with the gRPC server."""
-    owned = services is None
-    if services is None:
-        services, _ = build_services(config)
-    handlers: list[ControllerRouterHandler] = []
-    for build in [*DOMAIN_ROUTES, *extra_routes]:
-        handlers.extend(build(services))
-    plugins: list[PluginProtocol] = []
-    for build_with_plugins in DOMAIN_PLUGINS:
-        more_handlers, more_plugins = build_with_plugins(services)
-        handlers.extend(more_handlers)
-        plugins.extend(more_plugins)
-    app = Litestar(
-        route_handlers=handlers,
-        plugins=plugins,
-        dependencies={"services": Provide(lambda: services, sync_to_thread=False, use_cache=True)},
-        exception_handlers={DomainError: _domain_error, HTTPException: _http_error},
-        middleware=[
-            _count_requests(services),
-            bounded_bodies(config.http.max_body_bytes, config.http.max_json_depth),
+    """An app of these domains: each on a router of its own with its dependencies,
+    their plugins in order. Tests assemble one domain over fakes the same way."""
+    return Litestar(
+        route_handlers=[
+            Router(path="/", route_handlers=d.route_handlers, dependencies=d.dependencies)
+            for d in domains
         ],
-        request_max_body_size=config.http.max_body_bytes,
+        plugins=[plugin for d in domains for plugin in d.plugins],
+        # Litestar's own errors (validation, unknown routes, 401 from guards) keep its
+        # rendering, the same shape: {"status_code", "detail", "extra"?}.
+        exception_handlers={DomainError: _domain_error},
+        middleware=middleware,
+        request_max_body_size=request_max_body_size,
+        state=State(state or {}),
         openapi_config=OpenAPIConfig(
             title="Glasscast control plane",
             version="1",
             path="/schema",
             render_plugins=[SwaggerRenderPlugin(), JsonRenderPlugin()],
         ),
-        on_shutdown=[services.close] if owned else [],
+        on_shutdown=on_shutdown,
         # Logging is set up once per process (shared.logs), not by the framework.
         logging_config=None,
-        debug=False,
+        debug=debug,
     )
-    app.state.services = services
-    return app
+
+
+def create_app(config: ControlPlaneConfig, *, services: Services | None = None) -> Litestar:
+    """The HTTP app. Without `services` it builds (and on shutdown closes) its own;
+    `serve` passes the ones it shares with the gRPC server."""
+    owned = services is None
+    if services is None:
+        services, _ = build_services(config)
+    return assemble(
+        [domain(services) for domain in DOMAINS],
+        middleware=[
+            _count_requests(services.metrics),
+            bounded_bodies(config.http.max_body_bytes, config.http.max_json_depth),
+        ],
+        state={auth.ADMIN_TOKEN_DIGEST: services.admin_token_digest},
+        on_shutdown=[services.close] if owned else [],
+        request_max_body_size=config.http.max_body_bytes,
+    )
 
 
 class _Uvicorn(uvicorn.Server):

@@ -7,7 +7,6 @@ import asyncio
 import logging
 
 from control_plane.fleet import status as st
-from control_plane.fleet.topology import push_upstreams
 from control_plane.services import Services
 from control_plane.store import streams as stream_store
 
@@ -22,7 +21,7 @@ def tick(services: Services, *, reconcile: bool) -> None:
     if reconcile:
         services.publishing.reconcile_after_restart()
     services.publishing.sweep()
-    push_upstreams(services.live, services.fleet.snapshot(), stream_store.active(services.db))
+    services.catalog.upstreams.repoint()
     _update_gauges(services)
 
 
@@ -34,8 +33,7 @@ def _update_gauges(services: Services) -> None:
         services.metrics.nodes.labels(status=status).set(count)
     active = stream_store.active(services.db)
     services.metrics.live_streams.set(len(active))
-    statuses = services.fleet.statuses()
-    services.metrics.viewers.set(sum(services.catalog.viewer_count(s.id, statuses) for s in active))
+    services.metrics.viewers.set(sum(services.catalog.viewers.count(s.id) for s in active))
 
 
 async def run_monitor(services: Services) -> None:

@@ -1,15 +1,16 @@
-"""The typed container of everything the routes and the fleet server use, built
-once per process from the config (or by tests, around a temporary state dir)."""
+"""The control plane's services, built once per process from the config (or by
+tests, around a temporary state dir) and shared by the HTTP app, the fleet's gRPC
+servicer and the upkeep. No route is given the whole container: each domain's
+`providers.domain(services)` hands its routes the few services they use.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeAlias
 
 import sqlite_utils
-from litestar.di import NamedDependency
 
 from control_plane import keys
 from control_plane.events import EventBus
@@ -92,7 +93,3 @@ def build_services(
         started_at=clock(),
     )
     return services, admin_token
-
-
-# How route handlers ask for the container (Litestar injects it by name).
-ServicesDep: TypeAlias = NamedDependency[Services]

@@ -15,7 +15,7 @@ from edge_node.ingest.rtmp.server import PublishGrant, PublishRefusal
 from edge_node.package.packager import Continuation
 from shared.fleet import fleet_pb2 as pb
 
-log = logging.getLogger("glasscast.edge.ingest")
+log = logging.getLogger(__name__)
 
 APP = "live"
 

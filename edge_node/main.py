@@ -24,7 +24,7 @@ from edge_node.transcode.encoders import EncoderUnavailable
 from shared.config import EDGE_CONFIG_PATH, EdgeConfig, load, resolve_path
 from shared.logs import setup_logging
 
-log = logging.getLogger("glasscast.edge")
+log = logging.getLogger(__name__)
 
 
 def _identity(config: EdgeConfig) -> NodeIdentity:

@@ -25,7 +25,7 @@ from edge_node.deliver.nodeauth import NodeSigner, NodeVerifier
 from edge_node.deliver.server import serve_http
 from edge_node.deliver.sessions import ViewerSessions
 from edge_node.deliver.upstream import Upstream, UpstreamTable
-from edge_node.fleet.report import NodeLoad, build_report, merge_streams
+from edge_node.fleet.report import NodeSnapshot, build_report, merge_streams
 from edge_node.fleet.session import FleetSession
 from edge_node.fleet.state import NodeIdentity
 from edge_node.ingest.recorder import FlvRecorder
@@ -40,7 +40,7 @@ from shared.config import EdgeConfig
 from shared.fleet import fleet_pb2 as pb
 from shared.tokens import TokenVerifier
 
-log = logging.getLogger("glasscast.edge")
+log = logging.getLogger(__name__)
 
 
 class _EgressMeter:
@@ -194,7 +194,7 @@ class Node:
         origin_streams = self.origin.loads() if self.origin else ()
         streams = merge_streams(origin_streams, self.sessions.active_sessions())
         stats = self.cache.stats()
-        load = NodeLoad(
+        snapshot = NodeSnapshot(
             cpu=self._cpu.sample(),
             egress_bps=self._egress.sample(),
             cache_bytes=stats.bytes,
@@ -206,7 +206,7 @@ class Node:
             checks=self._checks(),
             encoders=self.origin.encoders if self.origin else (),
         )
-        return build_report(self.config, self.http_url, self.rtmp_url, load)
+        return build_report(self.config, self.http_url, self.rtmp_url, snapshot)
 
     def _health(self) -> dict[str, Any]:
         return {

@@ -33,7 +33,7 @@ from edge_node.transcode.encoders import choose_h264, probe_encoders
 from edge_node.transcode.worker import TranscodeWorker
 from shared.config import EdgeConfig, TranscodeSection
 
-log = logging.getLogger("glasscast.edge.origin")
+log = logging.getLogger(__name__)
 
 # How long an origin keeps a dropped stream's pipeline waiting for the broadcaster,
 # when the control plane did not say (it sends its own grace with each grant).

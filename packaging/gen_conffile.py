@@ -90,9 +90,14 @@ def _field_comments(struct: type[msgspec.Struct]) -> dict[str, list[str]]:
 
 
 def _type_name(tp: object) -> str:
-    return " or ".join(
-        getattr(arg, "__name__", str(arg)) for arg in typing.get_args(tp) if arg is not type(None)
-    )
+    """``float`` for ``Annotated[float, Meta(...)] | None``: the value's type, bounds aside."""
+    names = []
+    for arg in typing.get_args(tp):
+        if typing.get_origin(arg) is typing.Annotated:
+            arg = typing.get_args(arg)[0]
+        if arg is not type(None):
+            names.append(getattr(arg, "__name__", str(arg)))
+    return " or ".join(names)
 
 
 def _unset_keys(struct: type[msgspec.Struct], written: set[str]) -> list[str]:
@@ -120,6 +125,7 @@ def render(kind: str) -> str:
             out.extend(_unset_keys(by_table[table], written))
             out.append("")
 
+    # dump_toml writes every value on its key's line, so one line is one setting.
     for line in dump_toml(config_type()).splitlines():
         if match := _TABLE.match(line):
             close_table()

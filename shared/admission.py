@@ -35,6 +35,10 @@ class ConnectionCaps:
         self.open += 1
         return True
 
+    def count(self, address: str) -> int:
+        """Connections `address` holds open now."""
+        return self._open.get(address, 0)
+
     def release(self, address: str) -> None:
         self.open -= 1
         self._open[address] -= 1

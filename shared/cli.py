@@ -18,7 +18,7 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def _up(args: argparse.Namespace) -> int:
-    from shared.localfleet import run_up
+    from localfleet import run_up
 
     return run_up(
         state_dir=args.state_dir,

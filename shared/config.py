@@ -5,6 +5,11 @@ A config file is TOML; every key has a default that works for `glasscast up`;
 (e.g. ``GLASSCAST_RTMP_PORT=1936``). Values in the environment are read as TOML
 literals when they parse as one (``1936``, ``true``, ``["a", "b"]``) and as plain
 strings otherwise. Anything wrong fails at start with a `ConfigError` naming the key.
+
+What a value may be is declared in its type (`Literal[...]` for a choice,
+`Annotated[..., msgspec.Meta(...)]` for a range or a pattern): msgspec checks it while
+decoding and `_as_config_error` words the failure with the key and what is allowed. Only
+the checks no type can state (CIDR syntax, keys that go together) are written out below.
 """
 
 from __future__ import annotations
@@ -15,9 +20,12 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from types import UnionType
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
 import msgspec
+import tomlkit
+from tomlkit.items import Table
 
 ENV_PREFIX = "GLASSCAST_"
 INSTALLED_STATE_DIR = Path("/var/lib/glasscast")
@@ -25,7 +33,14 @@ INSTALLED_CACHE_DIR = Path("/var/cache/glasscast")
 EDGE_CONFIG_PATH = Path("/etc/glasscast/edge.toml")
 CONTROL_PLANE_CONFIG_PATH = Path("/etc/glasscast/control-plane.toml")
 
-ROLES = ("ingest", "transcode", "shield", "edge")
+Role = Literal["ingest", "transcode", "shield", "edge"]
+ROLES: tuple[Role, ...] = get_args(Role)
+
+# Declared bounds, checked by msgspec while decoding (see `_as_config_error`). Caps are
+# positive where a zero would refuse every broadcaster, or every message.
+Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
+PositiveInt = Annotated[int, msgspec.Meta(gt=0)]
+PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
 
 
 class ConfigError(ValueError):
@@ -40,18 +55,48 @@ class Section(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Base for config sections: unknown keys are errors, not silently ignored."""
 
 
+class MediaTiming(msgspec.Struct, frozen=True, kw_only=True):
+    """How live media is cut: Low-Latency HLS segments, and the parts they are made of.
+
+    The one declaration of these defaults: `[transcode]`, the packager, its playlists and
+    segmenter and the ladder's peak rate all take theirs from `MEDIA_TIMING`.
+    """
+
+    # A segment is cut at the first keyframe after this many seconds.
+    segment_duration: PositiveFloat = 2.0
+    part_duration: PositiveFloat = 0.333
+
+
+MEDIA_TIMING = MediaTiming()
+
+
 # --------------------------------------------------------------------------- edge
 
 
 class NodeSection(Section):
-    name: str = "edge-1"
-    region: str = "default"
-    roles: list[str] = msgspec.field(default_factory=lambda: ["ingest", "transcode", "edge"])
+    name: Annotated[
+        str,
+        msgspec.Meta(
+            # \Z, not $: msgspec searches, and $ would let a trailing newline through.
+            pattern=r"^[a-z0-9][a-z0-9-]{0,62}\Z",
+            description="1-63 of a-z, 0-9 and '-', starting alphanumeric",
+        ),
+    ] = "edge-1"
+    region: Annotated[
+        str,
+        msgspec.Meta(
+            pattern=r"^[A-Za-z0-9_.-]{1,64}\Z",
+            description="1-64 of letters, digits, '_', '.', '-'",
+        ),
+    ] = "default"
+    roles: Annotated[
+        list[Role], msgspec.Meta(min_length=1, description="a list of at least one role")
+    ] = msgspec.field(default_factory=lambda: ["ingest", "transcode", "edge"])
     # Client prefixes this node serves, like an ISP announcing its customers to an
     # embedded cache (IPv4 and IPv6 CIDRs).
     prefixes: list[str] = msgspec.field(default_factory=list)
-    latitude: float | None = None
-    longitude: float | None = None
+    latitude: Annotated[float, msgspec.Meta(ge=-90, le=90)] | None = None
+    longitude: Annotated[float, msgspec.Meta(ge=-180, le=180)] | None = None
     # Capacity the control plane routes against.
     egress_capacity_bps: int = 10_000_000_000
     max_streams: int = 8
@@ -62,7 +107,7 @@ class ControlPlaneLink(Section):
     # plane moves to another address.
     url: str = ""
     grpc: str = ""
-    report_interval: float = 2.0
+    report_interval: PositiveFloat = 2.0
 
 
 class PathsSection(Section):
@@ -72,7 +117,7 @@ class PathsSection(Section):
 
 class RtmpSection(Section):
     host: str = "0.0.0.0"
-    port: int = 1935
+    port: Port = 1935
     # The address broadcasters are told to use; empty means derive from host/port.
     public_url: str = ""
     handshake_timeout: float = 10.0
@@ -84,20 +129,20 @@ class RtmpSection(Section):
     # Connections not (yet) granted a publish: anyone can open them, so they have caps of
     # their own, within the two above. The handshake, connect and publish take a client
     # milliseconds, so a legitimate one seldom holds a slot for long.
-    max_pending_connections: int = 200
-    max_pending_per_ip: int = 8
+    max_pending_connections: PositiveInt = 200
+    max_pending_per_ip: PositiveInt = 8
     max_message_size: int = 8 * 1024 * 1024
     # The largest message before a publish is granted: the commands up to `publish` take
     # a few hundred bytes; media and its big messages come only after.
-    max_pending_message_size: int = 64 * 1024
+    max_pending_message_size: PositiveInt = 64 * 1024
     max_chunk_streams: int = 64
     # After this many publishes refused for an unknown stream key from one client address
     # within `publish_failure_window` seconds of the first, its further publishes are
     # refused without asking the control plane until that window has passed.
-    max_publish_failures: int = 5
-    publish_failure_window: float = 60.0
+    max_publish_failures: PositiveInt = 5
+    publish_failure_window: PositiveFloat = 60.0
     # Client addresses that throttle remembers at once; past it, the oldest are forgotten.
-    publish_failure_addresses: int = 4096
+    publish_failure_addresses: PositiveInt = 4096
     # Packets buffered between ingest and transcode before a stream is dropped.
     handoff_queue: int = 1024
     # When set, every publish is also written raw to `<record_dir>/<channel>-<id>.flv`.
@@ -105,7 +150,7 @@ class RtmpSection(Section):
     # Seconds to let a live publisher's frames gather between socket reads: fewer
     # wake-ups (about 1% of a core less per stream) for that much added latency. Off by
     # default: low-latency HLS parts wait for their last frame.
-    read_coalesce: float = 0.0
+    read_coalesce: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.0
 
 
 class ListenerLimits(Section):
@@ -126,13 +171,13 @@ class ListenerLimits(Section):
 
 class HttpSection(ListenerLimits):
     host: str = "0.0.0.0"
-    port: int = 8081
+    port: Port = 8081
     public_url: str = ""
     tls_cert: str = ""
     tls_key: str = ""
     # Viewer session tokens: "required" refuses playback without one, "open" counts
     # viewers by an edge-assigned session id.
-    viewer_tokens: str = "required"
+    viewer_tokens: Literal["required", "open"] = "required"
 
 
 class RenditionEntry(Section):
@@ -157,24 +202,24 @@ def _default_ladder() -> list[RenditionEntry]:
 
 class TranscodeSection(Section):
     # "auto" probes h264_nvenc then libx264; "nvenc" or "libx264" forces one.
-    encoder: str = "auto"
+    encoder: Literal["auto", "nvenc", "libx264"] = "auto"
     x264_preset: str = "veryfast"
     nvenc_preset: str = "p4"
     audio_bitrate: int = 128_000
-    segment_duration: float = 2.0
-    part_duration: float = 0.333
+    segment_duration: PositiveFloat = MEDIA_TIMING.segment_duration
+    part_duration: PositiveFloat = MEDIA_TIMING.part_duration
     # Seconds behind real time before a worker sheds its most expensive rendition.
     shed_lag_seconds: float = 3.0
     ladder: list[RenditionEntry] = msgspec.field(default_factory=_default_ladder)
 
 
 class CacheSection(Section):
-    max_bytes: int = 20 * 1024**3
+    max_bytes: PositiveInt = 20 * 1024**3
     memory_max_bytes: int = 256 * 1024**2
 
 
 class DvrSection(Section):
-    window_seconds: int = 4 * 3600
+    window_seconds: PositiveInt = 4 * 3600
 
 
 class LoggingSection(Section):
@@ -207,7 +252,7 @@ class EdgeConfig(Section):
 
 class CpHttpSection(ListenerLimits):
     host: str = "127.0.0.1"
-    port: int = 8080
+    port: Port = 8080
     # The URL nodes, viewers and the TUI reach this control plane at.
     public_url: str = ""
     # Peers whose X-Forwarded-For is believed (reverse proxies), as CIDRs.
@@ -220,7 +265,7 @@ class CpHttpSection(ListenerLimits):
 
 class CpGrpcSection(Section):
     host: str = "127.0.0.1"
-    port: int = 50051
+    port: Port = 50051
     # The address nodes dial; empty means host:port.
     public_address: str = ""
     # Extra names and addresses put in the gRPC server certificate.
@@ -234,14 +279,14 @@ class CpPathsSection(Section):
 
 
 class FleetSection(Section):
-    report_interval: float = 2.0
-    missed_reports_unhealthy: int = 3
+    report_interval: PositiveFloat = 2.0
+    missed_reports_unhealthy: Annotated[int, msgspec.Meta(ge=1)] = 3
     manual_approval: bool = False
     enrollment_token_ttl: int = 24 * 3600
 
 
 class StreamsSection(Section):
-    reconnect_grace_seconds: float = 60.0
+    reconnect_grace_seconds: Annotated[float, msgspec.Meta(ge=0)] = 60.0
     viewer_token_ttl: int = 6 * 3600
 
 
@@ -302,7 +347,13 @@ class ControlPlaneConfig(Section):
 C = TypeVar("C", EdgeConfig, ControlPlaneConfig)
 
 _MSGSPEC_PATH = re.compile(r" - at `\$((?:\.[A-Za-z_][\w]*|\[\d+\])*)`$")
+_PATH_STEP = re.compile(r"\.(\w+)|\[(\d+)\]")
 _UNKNOWN_FIELD = re.compile(r"Object contains unknown field `([^`]+)`")
+# msgspec's words for a value of the right type outside what its type declares (a range,
+# a choice, a pattern, a length): the message is worded from the declaration instead.
+_NOT_ALLOWED = re.compile(
+    r"^(?:Invalid enum value |Expected `[^`]+` (?:[<>]=?|matching|of length))"
+)
 
 
 def load(kind: type[C], path: Path | str | None = None, env: Mapping[str, str] | None = None) -> C:
@@ -320,7 +371,7 @@ def load(kind: type[C], path: Path | str | None = None, env: Mapping[str, str] |
     try:
         config = msgspec.convert(data, kind, strict=True)
     except msgspec.ValidationError as exc:
-        raise _as_config_error(str(exc)) from None
+        raise _as_config_error(kind, data, str(exc)) from None
     _validate(config)
     return config
 
@@ -348,27 +399,86 @@ def _parse_env_value(raw: str) -> Any:
         return raw
 
 
-def _as_config_error(message: str) -> ConfigError:
+def _as_config_error(kind: type[msgspec.Struct], data: Any, message: str) -> ConfigError:
     unknown = _UNKNOWN_FIELD.search(message)
     where = _MSGSPEC_PATH.search(message)
-    path = where.group(1).lstrip(".") if where else ""
+    path = where.group(1) if where else ""
+    key = path.lstrip(".")
     if unknown:
-        key = f"{path}.{unknown.group(1)}" if path else unknown.group(1)
-        return ConfigError(key, "unknown key")
+        return ConfigError(f"{key}.{unknown.group(1)}" if key else unknown.group(1), "unknown key")
     detail = _MSGSPEC_PATH.sub("", message)
-    return ConfigError(path or "<root>", detail)
+    if path and _NOT_ALLOWED.match(detail):
+        steps = [int(i) if i else name for name, i in _PATH_STEP.findall(path)]
+        allowed = _allowed(_declared_type(kind, steps))
+        if allowed is not None:
+            detail = f"must be {allowed}, got {_value_at(data, steps)!r}"
+    return ConfigError(key or "<root>", detail)
+
+
+def _declared_type(kind: type[msgspec.Struct], steps: list[str | int]) -> Any:
+    """The annotation of the value at `steps` (field names and list indexes)."""
+    tp: Any = kind
+    for step in steps:
+        tp = _bare(tp)
+        if isinstance(step, int):
+            (tp,) = get_args(tp)  # list[T]
+        else:
+            tp = next(f.type for f in msgspec.structs.fields(tp) if f.name == step)
+    return tp
+
+
+def _bare(tp: Any) -> Any:
+    """`tp` without its `Annotated` metadata and without the None of an optional value."""
+    if get_origin(tp) is Annotated:
+        return _bare(get_args(tp)[0])
+    if get_origin(tp) in (Union, UnionType):
+        types = [t for t in get_args(tp) if t is not type(None)]
+        return _bare(types[0]) if len(types) == 1 else tp
+    return tp
+
+
+_BOUNDS = (("gt", "more than"), ("ge", "at least"), ("lt", "less than"), ("le", "at most"))
+
+
+def _allowed(tp: Any) -> str | None:
+    """What an annotation allows, in words ("within 0..65535", "'a' or 'b'")."""
+    if get_origin(tp) in (Union, UnionType):
+        types = [t for t in get_args(tp) if t is not type(None)]
+        return _allowed(types[0]) if len(types) == 1 else None
+    if get_origin(tp) is Literal:
+        *others, last = (repr(v) for v in get_args(tp))
+        return f"{', '.join(others)} or {last}" if others else last
+    if get_origin(tp) is not Annotated:
+        return None
+    inner, meta = get_args(tp)
+    if meta.description:
+        return str(meta.description)
+    if meta.ge is not None and meta.le is not None:
+        return f"within {meta.ge}..{meta.le}"
+    if meta.gt == 0 and meta.lt is None and meta.le is None:
+        return "positive"
+    bounds = [f"{words} {getattr(meta, b)}" for b, words in _BOUNDS if getattr(meta, b) is not None]
+    if bounds:
+        return " and ".join(bounds)
+    if meta.pattern is not None:
+        return f"a string matching {meta.pattern!r}"
+    if meta.min_length:
+        return f"a list of at least {meta.min_length}"
+    return _allowed(inner)
+
+
+def _value_at(data: Any, steps: list[str | int]) -> Any:
+    for step in steps:
+        data = data[step]
+    return data
 
 
 def _validate(config: EdgeConfig | ControlPlaneConfig) -> None:
+    """The checks no type declares: CIDR syntax and keys that depend on each other."""
     if isinstance(config, EdgeConfig):
         _validate_edge(config)
     else:
         _validate_control_plane(config)
-
-
-def _check_port(key: str, port: int) -> None:
-    if not 0 <= port <= 65535:
-        raise ConfigError(key, f"port {port} is out of range 0-65535")
 
 
 def _check_cidrs(key: str, cidrs: list[str]) -> None:
@@ -379,110 +489,53 @@ def _check_cidrs(key: str, cidrs: list[str]) -> None:
             raise ConfigError(f"{key}[{i}]", f"{cidr!r} is not a valid CIDR prefix") from None
 
 
-def _check_positive(key: str, value: float) -> None:
-    if value <= 0:
-        raise ConfigError(key, f"must be positive, got {value}")
-
-
-# A zero here would refuse every broadcaster, or every message.
-_RTMP_POSITIVE = (
-    "max_pending_connections",
-    "max_pending_per_ip",
-    "max_pending_message_size",
-    "max_publish_failures",
-    "publish_failure_window",
-    "publish_failure_addresses",
-)
-
-
 def _validate_edge(c: EdgeConfig) -> None:
-    if not c.node.name or not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,62}", c.node.name):
-        raise ConfigError("node.name", "must be 1-63 of a-z, 0-9 and '-', starting alphanumeric")
-    if not c.node.region or not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", c.node.region):
-        raise ConfigError("node.region", "must be 1-64 of letters, digits, '_', '.', '-'")
-    for i, role in enumerate(c.node.roles):
-        if role not in ROLES:
-            raise ConfigError(f"node.roles[{i}]", f"unknown role {role!r}; one of {ROLES}")
-    if not c.node.roles:
-        raise ConfigError("node.roles", "a node needs at least one role")
     _check_cidrs("node.prefixes", c.node.prefixes)
-    if c.node.latitude is not None and not -90 <= c.node.latitude <= 90:
-        raise ConfigError("node.latitude", "must be within -90..90")
-    if c.node.longitude is not None and not -180 <= c.node.longitude <= 180:
-        raise ConfigError("node.longitude", "must be within -180..180")
-    _check_port("rtmp.port", c.rtmp.port)
-    for key in _RTMP_POSITIVE:
-        _check_positive(f"rtmp.{key}", getattr(c.rtmp, key))
-    if not 0 <= c.rtmp.read_coalesce <= 1:
-        raise ConfigError("rtmp.read_coalesce", "must be within 0..1 seconds")
-    _check_port("http.port", c.http.port)
     if bool(c.http.tls_cert) != bool(c.http.tls_key):
         raise ConfigError("http.tls_key", "tls_cert and tls_key go together")
-    if c.http.viewer_tokens not in ("required", "open"):
-        raise ConfigError("http.viewer_tokens", "must be 'required' or 'open'")
-    if c.transcode.encoder not in ("auto", "nvenc", "libx264"):
-        raise ConfigError("transcode.encoder", "must be 'auto', 'nvenc' or 'libx264'")
-    _check_positive("transcode.segment_duration", c.transcode.segment_duration)
-    _check_positive("transcode.part_duration", c.transcode.part_duration)
     if c.transcode.part_duration > c.transcode.segment_duration:
         raise ConfigError("transcode.part_duration", "must not exceed segment_duration")
     for i, r in enumerate(c.transcode.ladder):
         if not r.passthrough and (r.height <= 0 or r.video_bitrate <= 0):
             raise ConfigError(f"transcode.ladder[{i}]", "needs height and video_bitrate")
-    _check_positive("cache.max_bytes", c.cache.max_bytes)
-    _check_positive("dvr.window_seconds", c.dvr.window_seconds)
-    _check_positive("control_plane.report_interval", c.control_plane.report_interval)
 
 
 def _validate_control_plane(c: ControlPlaneConfig) -> None:
-    _check_port("http.port", c.http.port)
-    _check_port("grpc.port", c.grpc.port)
     _check_cidrs("http.trusted_proxies", c.http.trusted_proxies)
     _check_cidrs("routing.cidr_regions", list(c.routing.cidr_regions))
-    _check_positive("fleet.report_interval", c.fleet.report_interval)
-    if c.fleet.missed_reports_unhealthy < 1:
-        raise ConfigError("fleet.missed_reports_unhealthy", "must be at least 1")
-    if c.streams.reconnect_grace_seconds < 0:
-        raise ConfigError("streams.reconnect_grace_seconds", "must not be negative")
 
 
 def dump_toml(config: EdgeConfig | ControlPlaneConfig) -> str:
-    """Render a config as TOML (used by `glasscast up` to write each child's file)."""
-    return _to_toml(msgspec.to_builtins(config))
+    """Render a config as TOML: how `glasscast up` writes each child's file, and what the
+    packages' conffiles are made from (packaging/gen_conffile.py).
+
+    Sections are tables and lists of sections arrays of tables; every other value, a
+    dict included, is written inline on its key's line. An unset (None) key is left
+    out, since TOML has no null.
+    """
+    return tomlkit.dumps(_toml_table(config, tomlkit.document()))
 
 
-def _to_toml(data: dict[str, Any], prefix: str = "") -> str:
-    lines: list[str] = []
-    tables: list[tuple[str, Any]] = []
-    for key, value in data.items():
-        is_table_array = (
-            isinstance(value, list) and value and all(isinstance(v, dict) for v in value)
-        )
-        if (isinstance(value, dict) and key != "cidr_regions") or is_table_array:
-            tables.append((f"{prefix}{key}", value))
-        elif value is not None:
-            lines.append(f"{key} = {_toml_value(value)}")
-    for name, value in tables:
-        if isinstance(value, list):
+_Table = TypeVar("_Table", tomlkit.TOMLDocument, Table)
+
+
+def _toml_table(section: msgspec.Struct, table: _Table) -> _Table:
+    for name in section.__struct_fields__:
+        value = getattr(section, name)
+        if isinstance(value, msgspec.Struct):
+            table.add(name, _toml_table(value, tomlkit.table()))
+        elif value and isinstance(value, list) and isinstance(value[0], msgspec.Struct):
+            array = tomlkit.aot()
             for item in value:
-                lines.append(f"\n[[{name}]]\n" + _to_toml(item, f"{name}.").rstrip("\n"))
-        else:
-            lines.append(f"\n[{name}]\n" + _to_toml(value, f"{name}.").rstrip("\n"))
-    return "\n".join(lines).lstrip("\n") + "\n"
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f'"{k}" = {_toml_value(v)}' for k, v in value.items()) + "}"
-    raise TypeError(f"cannot write {type(value).__name__} as TOML")
+                array.append(_toml_table(item, tomlkit.table()))
+            table.add(name, array)
+        elif isinstance(value, dict):
+            inline = tomlkit.inline_table()
+            inline.update(value)
+            table.add(name, inline)
+        elif value is not None:
+            table.add(name, value)
+    return table
 
 
 def resolve_path(explicit: Path | str | None, installed: Path) -> Path | None:

@@ -199,8 +199,8 @@ class ControlPlaneProcess:
 
 def control_plane_process(tmp: Path, **sections: dict[str, Any]) -> ControlPlaneProcess:
     """Write a config for a control plane under `tmp` (not started yet)."""
+    from localfleet.topology import free_port
     from shared.config import ControlPlaneConfig, dump_toml
-    from shared.localfleet.topology import free_port
 
     config = ControlPlaneConfig()
     config.http.port, config.grpc.port = free_port(), free_port()

@@ -10,6 +10,7 @@ import json
 import logging
 import secrets
 import sqlite3
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -22,23 +23,18 @@ from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.base import ChannelsBackend
 
 from control_plane.chat import commands, frames, moderation, store
-from control_plane.chat.connections import ConnectionCounter
 from control_plane.chat.deps import ChatDeps
 from control_plane.chat.identity import Identity, Role, color_for, name_key, valid_name
 from control_plane.chat.moderation import Limits, Refused
 from control_plane.chat.room import Room, channel_key
 from control_plane.chat.sequencer import Sequencer
+from control_plane.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
+from shared.admission import ConnectionCaps
 from shared.tokens import InvalidToken
 
 FLUSH_SECONDS = 0.5
 
 log = logging.getLogger(__name__)
-
-
-class AuthError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
 
 
 class Hub:
@@ -52,7 +48,9 @@ class Hub:
         cfg = deps.config
         self.deps = deps
         self.limits = Limits(cfg.max_message_chars, cfg.rate_limit_messages, cfg.rate_limit_window)
-        self.connections = ConnectionCounter(cfg.max_connections_per_ip)
+        # Sockets per client address. The listener already caps the process's connections
+        # in total, so chat adds only the per-address cap.
+        self.connections = ConnectionCaps(sys.maxsize, cfg.max_connections_per_ip)
         self._channels = channels
         self._backend = backend
         self._sequencer = sequencer
@@ -90,13 +88,13 @@ class Hub:
 
     def issue_token(self, channel: str, name: str, now: float) -> dict[str, Any]:
         if not self.deps.channel_exists(channel):
-            raise AuthError(404, "no_such_channel", f"no channel {channel!r}")
+            raise NotFound(f"no channel {channel!r}", code="no_such_channel")
         if not valid_name(name):
-            raise AuthError(422, "invalid_name", "names are 2-25 letters, digits or _")
+            raise Unprocessable("names are 2-25 letters, digits or _", code="invalid_name")
         token_id = secrets.token_hex(8)
         ttl = self.deps.config.token_ttl
         if not store.claim_name(self.deps.db, channel, name, token_id, now + ttl, now):
-            raise AuthError(409, "name_taken", f"{name!r} is taken in this chat")
+            raise Conflict(f"{name!r} is taken in this chat", code="name_taken")
         token = self.deps.signer.sign(
             "chat", ttl, now=now, channel=channel, name=name, jti=token_id
         )
@@ -120,9 +118,9 @@ class Hub:
             if self.deps.is_operator(token):
                 return Identity("operator", Role.OPERATOR)
             code = "token_expired" if "expired" in str(exc) else "invalid_token"
-            raise AuthError(401, code, str(exc)) from None
+            raise Unauthorized(str(exc), code=code) from None
         if claims.get("channel") != channel:
-            raise AuthError(403, "wrong_room", "this chat token is for another channel")
+            raise Forbidden("this chat token is for another channel", code="wrong_room")
         return Identity(str(claims.get("name", "")), Role.CHATTER, str(claims.get("jti", "")))
 
     # -- rooms ------------------------------------------------------------------------

@@ -15,10 +15,12 @@ import anyio
 from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
 
+from control_plane import auth
 from control_plane.chat import frames
-from control_plane.chat.hub import AuthError, Hub
+from control_plane.chat.hub import Hub
 from control_plane.chat.identity import Identity
 from control_plane.chat.room import Client, Room
+from control_plane.errors import DomainError, NotFound
 
 CLOSE_TIMEOUT = 2.0
 _AUTH_CLOSE = {401: 4401, 403: 4403, 404: 4404}
@@ -27,14 +29,14 @@ _AUTH_CLOSE = {401: 4401, 403: 4403, 404: 4404}
 async def serve(hub: Hub, channel: str, socket: WebSocket[Any, Any, Any]) -> None:
     address = socket.client.host if socket.client else "unknown"
     await socket.accept()
-    if not hub.connections.acquire(address):
+    if not hub.connections.admit(address):
         await _close(socket, 1013, "too many connections from your address")
         return
     try:
         try:
             identity = _authenticate(hub, channel, socket)
-        except AuthError as exc:
-            await _close(socket, _AUTH_CLOSE.get(exc.status, 4400), exc.code)
+        except DomainError as exc:
+            await _close(socket, _AUTH_CLOSE.get(exc.status_code, 4400), exc.code or "")
             return
         room = await hub.join(channel)
         client = Client(identity)
@@ -61,11 +63,9 @@ async def _session(hub: Hub, room: Room, client: Client, socket: WebSocket[Any, 
 
 def _authenticate(hub: Hub, channel: str, socket: WebSocket[Any, Any, Any]) -> Identity:
     if not hub.deps.channel_exists(channel):
-        raise AuthError(404, "no_such_channel", channel)
-    token = socket.query_params.get("token")
-    header = socket.headers.get("authorization", "")
-    if not token and header.lower().startswith("bearer "):
-        token = header[7:].strip()
+        raise NotFound(channel, code="no_such_channel")
+    # Browsers cannot set headers on a WebSocket: they pass the token in the query.
+    token = socket.query_params.get("token") or auth.bearer_token(socket)
     return hub.identify(channel, token)
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 
 from litestar import Controller, get, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
-from litestar.types import ControllerRouterHandler
 
 from control_plane import auth
-from control_plane.fleet.enrollment import EnrollRequest
+from control_plane.fleet.enrollment import EnrollmentService, EnrollRequest
 from control_plane.fleet.schemas import (
     EnrollBody,
     EnrollmentTokenCreate,
@@ -20,8 +20,14 @@ from control_plane.fleet.schemas import (
     node_out,
     token_info,
 )
-from control_plane.services import ServicesDep
-from control_plane.streams.catalog import iso
+from control_plane.fleet.service import FleetService
+from control_plane.streams.publishing import PublishService
+from control_plane.timestamps import iso
+
+# What these routes are given (fleet/providers.py provides them by these names).
+EnrollmentDep = NamedDependency[EnrollmentService]
+FleetDep = NamedDependency[FleetService]
+PublishingDep = NamedDependency[PublishService]
 
 
 class EnrollmentTokenController(Controller):
@@ -31,11 +37,9 @@ class EnrollmentTokenController(Controller):
 
     @post("/", status_code=201)
     async def create(
-        self, data: JSONBody[EnrollmentTokenCreate], services: ServicesDep
+        self, data: JSONBody[EnrollmentTokenCreate], enrollment: EnrollmentDep
     ) -> EnrollmentTokenOut:
-        issued = services.enrollment.create_token(
-            data.node_name, data.ttl_seconds, data.manual_approval
-        )
+        issued = enrollment.create_token(data.node_name, data.ttl_seconds, data.manual_approval)
         return EnrollmentTokenOut(
             id=issued.token.id,
             token=issued.secret,
@@ -44,9 +48,9 @@ class EnrollmentTokenController(Controller):
         )
 
     @get("/")
-    async def list_tokens(self, services: ServicesDep) -> list[EnrollmentTokenInfo]:
+    async def list_tokens(self, enrollment: EnrollmentDep) -> list[EnrollmentTokenInfo]:
         now = time.time()
-        return [token_info(t, now) for t in services.enrollment.tokens()]
+        return [token_info(t, now) for t in enrollment.tokens()]
 
 
 class EnrollController(Controller):
@@ -54,9 +58,9 @@ class EnrollController(Controller):
     tags = ["fleet"]
 
     @post("/enroll", status_code=201)
-    async def enroll(self, data: JSONBody[EnrollBody], services: ServicesDep) -> EnrollOut:
+    async def enroll(self, data: JSONBody[EnrollBody], enrollment: EnrollmentDep) -> EnrollOut:
         """No bearer: the one-time enrollment token is in the body."""
-        done = services.enrollment.enroll(
+        done = enrollment.enroll(
             EnrollRequest(
                 token=data.token,
                 name=data.name,
@@ -83,32 +87,30 @@ class NodeController(Controller):
     tags = ["fleet"]
 
     @get("/")
-    async def list_nodes(self, services: ServicesDep) -> list[NodeOut]:
+    async def list_nodes(self, fleet: FleetDep) -> list[NodeOut]:
         now = time.time()
-        return [node_out(n, now) for n in services.fleet.all()]
+        return [node_out(n, now) for n in fleet.all()]
 
     @get("/{name:str}")
-    async def get_node(self, name: FromPath[str], services: ServicesDep) -> NodeOut:
-        return node_out(services.fleet.require(name))
+    async def get_node(self, name: FromPath[str], fleet: FleetDep) -> NodeOut:
+        return node_out(fleet.require(name))
 
     @post("/{name:str}/approve", status_code=200)
-    async def approve(self, name: FromPath[str], services: ServicesDep) -> NodeOut:
-        return node_out(services.fleet.approve(name))
+    async def approve(self, name: FromPath[str], fleet: FleetDep) -> NodeOut:
+        return node_out(fleet.approve(name))
 
     @post("/{name:str}/drain", status_code=200)
-    async def drain(self, name: FromPath[str], services: ServicesDep) -> NodeOut:
-        return node_out(services.fleet.drain(name))
+    async def drain(self, name: FromPath[str], fleet: FleetDep) -> NodeOut:
+        return node_out(fleet.drain(name))
 
     @post("/{name:str}/undrain", status_code=200)
-    async def undrain(self, name: FromPath[str], services: ServicesDep) -> NodeOut:
-        return node_out(services.fleet.undrain(name))
+    async def undrain(self, name: FromPath[str], fleet: FleetDep) -> NodeOut:
+        return node_out(fleet.undrain(name))
 
     @post("/{name:str}/revoke", status_code=200)
-    async def revoke(self, name: FromPath[str], services: ServicesDep) -> NodeOut:
-        node = services.fleet.revoke(name)
-        services.publishing.origin_lost(name)
+    async def revoke(
+        self, name: FromPath[str], fleet: FleetDep, publishing: PublishingDep
+    ) -> NodeOut:
+        node = fleet.revoke(name)
+        publishing.origin_lost(name)
         return node_out(node)
-
-
-def build(services: ServicesDep) -> list[ControllerRouterHandler]:
-    return [EnrollmentTokenController, EnrollController, NodeController]

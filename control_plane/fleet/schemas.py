@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from control_plane.store.enrollment import EnrollmentToken
 from control_plane.store.nodes import Node
-from control_plane.streams.catalog import iso
+from control_plane.timestamps import iso
 
 
 class Body(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -59,6 +60,39 @@ class EnrollOut(msgspec.Struct, kw_only=True):
     status: str
 
 
+# What a node reported, as it reported it (`fleet.proto`'s messages of the same
+# names): absent until its first report, hence every field may be missing.
+
+
+class LoadOut(msgspec.Struct, kw_only=True):
+    cpu: float | UnsetType = UNSET  # 0..1 of the whole machine
+    egress_bps: int | UnsetType = UNSET
+    cache_bytes: int | UnsetType = UNSET
+    cache_hit_ratio: float | UnsetType = UNSET
+    streams_originated: int | UnsetType = UNSET
+    viewer_sessions: int | UnsetType = UNSET
+    encoder_sessions: int | UnsetType = UNSET
+
+
+class CapacityOut(msgspec.Struct, kw_only=True):
+    egress_bps: int | UnsetType = UNSET
+    max_streams: int | UnsetType = UNSET
+    encoder_sessions: int | UnsetType = UNSET
+    cache_bytes: int | UnsetType = UNSET
+
+
+class EncoderOut(msgspec.Struct, kw_only=True):
+    name: str | UnsetType = UNSET  # h264_nvenc, libx264, ...
+    hardware: bool | UnsetType = UNSET
+    usable: bool | UnsetType = UNSET
+    detail: str | UnsetType = UNSET
+
+
+class TurnupCheckOut(msgspec.Struct, kw_only=True):
+    ok: bool | UnsetType = UNSET
+    detail: str | UnsetType = UNSET
+
+
 class NodeOut(msgspec.Struct, kw_only=True):
     name: str
     roles: list[str]
@@ -68,10 +102,10 @@ class NodeOut(msgspec.Struct, kw_only=True):
     http_url: str
     rtmp_url: str
     last_report_age: float | None
-    load: dict[str, Any]
-    capacity: dict[str, Any]
-    encoders: list[Any]
-    turnup: dict[str, Any]
+    load: LoadOut
+    capacity: CapacityOut
+    encoders: list[EncoderOut]
+    turnup: dict[str, TurnupCheckOut]  # by check name
     draining: bool
     approved: bool
     latitude: float | None
@@ -104,13 +138,22 @@ def node_out(node: Node, now: float | None = None) -> NodeOut:
         http_url=node.http_url,
         rtmp_url=node.rtmp_url,
         last_report_age=round(now - node.last_report_at, 3) if node.last_report_at else None,
-        load=node.load,
-        capacity=node.capacity,
-        encoders=node.encoders,
-        turnup=node.turnup,
+        load=_reported(node.load, LoadOut),
+        capacity=_reported(node.capacity, CapacityOut),
+        encoders=_reported(node.encoders, list[EncoderOut]),
+        turnup=_reported(node.turnup, dict[str, TurnupCheckOut]),
         draining=node.draining,
         approved=node.approved,
         latitude=node.latitude,
         longitude=node.longitude,
         enrolled_at=iso(node.enrolled_at),
     )
+
+
+T = TypeVar("T")
+
+
+def _reported(stored: Any, kind: type[T]) -> T:
+    """A node's report as stored (decoded JSON) in its typed shape: keys it did not
+    send stay absent, keys no version of the protocol has are dropped."""
+    return msgspec.convert(stored, kind)

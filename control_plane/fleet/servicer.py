@@ -98,7 +98,7 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
                 status = self._fleet.handle_report(name, report)
                 self._metrics.fleet_reports.inc()
                 self._publishing.reclaim(name, [StreamSnapshot.from_pb(s) for s in report.streams])
-                self._catalog.record_peaks([s.stream_id for s in report.streams])
+                self._catalog.viewers.record_peaks([s.stream_id for s in report.streams])
                 ack = fleet_pb2.ReportAck(seq=report.seq, status=status)
                 await session.commands.put(fleet_pb2.Command(ack=ack))
         finally:
@@ -112,7 +112,7 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
         result = self._publishing.authorize(name, request.stream_key, request.connection_id)
         if result.resumed:
             # A new origin: every shield and edge pulls from it now, not at the next tick.
-            self._catalog.repoint()
+            self._catalog.upstreams.repoint()
         log.info(
             "node %s: publish %s on %s: %s (%s)",
             name,

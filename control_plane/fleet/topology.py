@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import logging
 
+import sqlite_utils
+
 from control_plane.fleet.live import LiveFleet
+from control_plane.fleet.service import FleetService
 from control_plane.routing.select import NodeView
 from control_plane.routing.upstreams import LiveStreamView, upstreams_for
+from control_plane.store import streams as stream_store
 from control_plane.store.streams import Stream
 from shared.fleet import fleet_pb2
 
@@ -51,3 +55,17 @@ def push_upstreams(live: LiveFleet, nodes: list[NodeView], streams: list[Stream]
         else:
             log.warning("node %s: command queue full; upstream update deferred", session.node)
     return sent
+
+
+class Upstreams:
+    """Re-points the fleet at the streams active now: each upkeep round, and at once
+    when a stream changes origin (every shield and edge pulls from the new one)."""
+
+    def __init__(self, db: sqlite_utils.Database, fleet: FleetService, live: LiveFleet) -> None:
+        self._db = db
+        self._fleet = fleet
+        self._live = live
+
+    def repoint(self) -> int:
+        """Push every node its upstream set now; returns how many sessions were updated."""
+        return push_upstreams(self._live, self._fleet.snapshot(), stream_store.active(self._db))

@@ -74,9 +74,10 @@ class IngestChoice:
     backup: NodeView | None
 
 
-def affinity(channel: str, node: str) -> int:
-    """Rendezvous score: each channel ranks the nodes in its own stable order."""
-    digest = hashlib.blake2b(f"{channel}/{node}".encode(), digest_size=8).digest()
+def affinity(key: str, node: str) -> int:
+    """Rendezvous score: each key (a channel, a stream id) ranks the nodes in its own
+    stable order, and adding or removing a node moves only the keys that ranked it first."""
+    digest = hashlib.blake2b(f"{key}/{node}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big")
 
 

@@ -13,11 +13,10 @@ shield's cache holds it once.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from control_plane.routing.select import NodeView
+from control_plane.routing.select import NodeView, affinity
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,13 +36,8 @@ class UpstreamAssignment:
     shield_http_url: str = ""
 
 
-def _score(stream_id: str, node: str) -> int:
-    digest = hashlib.blake2b(f"{stream_id}/{node}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big")
-
-
 def _pick_shield(stream_id: str, shields: Sequence[NodeView]) -> NodeView | None:
-    return max(shields, key=lambda n: _score(stream_id, n.name), default=None)
+    return max(shields, key=lambda n: affinity(stream_id, n.name), default=None)
 
 
 def upstreams_for(

@@ -75,6 +75,9 @@ class ChannelService:
             raise NotFound(f"no channel named {name!r}")
         return channel
 
+    def exists(self, name: str) -> bool:
+        return channels.get(self._db, name) is not None
+
     def all(self) -> list[Channel]:
         return channels.all_channels(self._db)
 

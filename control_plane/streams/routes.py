@@ -5,31 +5,43 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from litestar import Controller, Request, Router, get, post
-from litestar.di import NamedDependency, Provide
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from litestar.response import Redirect, Response
-from litestar.types import ControllerRouterHandler
 
-from control_plane import auth, clients, keys
+from control_plane import auth, clients
 from control_plane.errors import NotFound, TooManyRequests, Unprocessable
-from control_plane.services import ServicesDep
-from control_plane.streams.catalog import MAX_PAGE, RECOMMENDED, SORTS
+from control_plane.streams.channels import ChannelService
+from control_plane.streams.listings import MAX_PAGE, SORTS, Listings
+from control_plane.streams.placement import Placement
+from control_plane.streams.publishing import PublishService
 from control_plane.streams.schemas import (
+    RECOMMENDED,
     ChannelCreate,
     ChannelOut,
     ChannelWithKeyOut,
     IngestEntry,
     IngestList,
     IngestOut,
+    LiveStreamOut,
     PlayOut,
+    StreamEndOut,
     StreamPage,
     StreamStart,
     StreamStartOut,
     channel_out,
     channel_with_key,
 )
+
+# What these routes are given (streams/providers.py provides them by these names; not
+# "channels", which the chat domain's channels plugin provides app-wide).
+ChannelsDep = NamedDependency[ChannelService]
+ListingsDep = NamedDependency[Listings]
+PlacementDep = NamedDependency[Placement]
+PublishingDep = NamedDependency[PublishService]
 
 
 class ChannelController(Controller):
@@ -39,22 +51,24 @@ class ChannelController(Controller):
 
     @post("/", status_code=201)
     async def create(
-        self, data: JSONBody[ChannelCreate], services: ServicesDep
+        self, data: JSONBody[ChannelCreate], channel_service: ChannelsDep
     ) -> ChannelWithKeyOut:
-        made = services.channels.create(data.name, data.title, data.category)
+        made = channel_service.create(data.name, data.title, data.category)
         return channel_with_key(made.channel, made.stream_key)
 
     @get("/")
-    async def list_channels(self, services: ServicesDep) -> list[ChannelOut]:
-        return [channel_out(c) for c in services.channels.all()]
+    async def list_channels(self, channel_service: ChannelsDep) -> list[ChannelOut]:
+        return [channel_out(c) for c in channel_service.all()]
 
     @get("/{name:str}")
-    async def get_channel(self, name: FromPath[str], services: ServicesDep) -> ChannelOut:
-        return channel_out(services.channels.require(name))
+    async def get_channel(self, name: FromPath[str], channel_service: ChannelsDep) -> ChannelOut:
+        return channel_out(channel_service.require(name))
 
     @post("/{name:str}/stream-key", status_code=200)
-    async def rotate_key(self, name: FromPath[str], services: ServicesDep) -> ChannelWithKeyOut:
-        made = services.channels.rotate_key(name)
+    async def rotate_key(
+        self, name: FromPath[str], channel_service: ChannelsDep
+    ) -> ChannelWithKeyOut:
+        made = channel_service.rotate_key(name)
         return channel_with_key(made.channel, made.stream_key)
 
 
@@ -67,7 +81,8 @@ class StreamController(Controller):
         self,
         request: Request[Any, Any, Any],
         data: JSONBody[StreamStart],
-        services: ServicesDep,
+        channel_service: ChannelsDep,
+        placement: PlacementDep,
         proxies: NamedDependency[clients.TrustedProxies],
     ) -> StreamStartOut:
         """Where to push: bearer is the channel's stream key, or the admin token
@@ -76,16 +91,16 @@ class StreamController(Controller):
         if token is None:
             raise NotAuthorizedException("missing bearer token (a stream key or the admin token)")
         sent_key: str | None = None
-        if keys.matches(token, services.admin_token_digest):
+        if auth.is_admin_token(request, token):
             if not data.channel:
                 raise Unprocessable('with the admin token, name the channel: {"channel": ...}')
-            channel = services.channels.require(data.channel)
+            channel = channel_service.require(data.channel)
         else:
-            found = services.channels.by_key(token)
+            found = channel_service.by_key(token)
             if found is None or (data.channel and data.channel != found.name):
                 raise NotAuthorizedException("invalid stream key")
             channel, sent_key = found, token
-        target = services.catalog.ingest(channel, _client(request, proxies))
+        target = placement.ingest(channel, _client(request, proxies))
         backup = target.backup
         return StreamStartOut(
             stream_id=target.stream_id,
@@ -99,7 +114,7 @@ class StreamController(Controller):
     @get("/")
     async def discover(
         self,
-        services: ServicesDep,
+        listings: ListingsDep,
         category: FromQuery[str | None] = None,
         sort: FromQuery[str] = "viewers_desc",
         limit: int = Parameter(default=20, ge=1, le=MAX_PAGE),
@@ -107,17 +122,17 @@ class StreamController(Controller):
     ) -> StreamPage:
         if sort not in SORTS:
             raise Unprocessable(f"sort must be one of {', '.join(SORTS)}")
-        total, page = services.catalog.discover(category, sort, limit, offset)
+        total, page = listings.discover(category, sort, limit, offset)
         return StreamPage(total=total, limit=limit, offset=offset, streams=page)
 
     @get("/{channel:str}/live")
-    async def live(self, channel: FromPath[str], services: ServicesDep) -> dict[str, Any]:
-        return services.catalog.live(channel)
+    async def live(self, channel: FromPath[str], listings: ListingsDep) -> LiveStreamOut:
+        return listings.live(channel)
 
     @post("/{stream_id:str}/end", status_code=200, guards=[auth.admin_guard])
-    async def end(self, stream_id: FromPath[str], services: ServicesDep) -> dict[str, Any]:
-        stream = services.publishing.end(stream_id)
-        return {"stream_id": stream.id, "channel": stream.channel, "status": stream.status}
+    async def end(self, stream_id: FromPath[str], publishing: PublishingDep) -> StreamEndOut:
+        stream = publishing.end(stream_id)
+        return StreamEndOut(stream_id=stream.id, channel=stream.channel, status=stream.status)
 
 
 class IngestController(Controller):
@@ -130,10 +145,10 @@ class IngestController(Controller):
     async def ingests(
         self,
         request: Request[Any, Any, Any],
-        services: ServicesDep,
+        placement: PlacementDep,
         proxies: NamedDependency[clients.TrustedProxies],
     ) -> IngestList:
-        ranked = services.catalog.ingests(_client(request, proxies))
+        ranked = placement.ingests(_client(request, proxies))
         return IngestList(
             ingests=[
                 IngestEntry(
@@ -153,23 +168,32 @@ class PlayController(Controller):
     path = "/play"
     tags = ["viewers"]
 
-    @get("/{target:str}")
+    @get(
+        "/{target:str}",
+        response_description="With ?format=json: the edge chosen and the signed URL",
+        responses={
+            302: ResponseSpec(
+                data_container=None,
+                description="Without ?format=json: a redirect to the chosen edge's master playlist",
+            )
+        },
+    )
     async def play(
         self,
         target: FromPath[str],
         request: Request[Any, Any, Any],
-        services: ServicesDep,
+        placement: PlacementDep,
         limiter: NamedDependency[clients.RateLimiter],
         proxies: NamedDependency[clients.TrustedProxies],
         format: FromQuery[str | None] = None,
-    ) -> Response[Any]:
+    ) -> Response[PlayOut]:
         if not target.endswith(".m3u8"):
             raise NotFound("play URLs look like /play/{channel}.m3u8")
         address = _client(request, proxies)
         wait = limiter.retry_after(address, time.monotonic())
         if wait is not None:
             raise TooManyRequests("too many play requests", retry_after=max(1, round(wait)))
-        chosen = services.catalog.play(target.removesuffix(".m3u8"), address)
+        chosen = placement.play(target.removesuffix(".m3u8"), address)
         if format == "json":
             return Response(
                 PlayOut(
@@ -177,18 +201,3 @@ class PlayController(Controller):
                 )
             )
         return Redirect(chosen.url, status_code=302)
-
-
-def build(services: ServicesDep) -> list[ControllerRouterHandler]:
-    limiter = clients.RateLimiter(services.config.routing.play_rate_per_minute, 60.0)
-    proxies = clients.TrustedProxies.parse(services.config.http.trusted_proxies)
-    # Each app gets its own limiter, bound through a router rather than the class.
-    public = Router(
-        path="/",
-        route_handlers=[StreamController, IngestController, PlayController],
-        dependencies={
-            "limiter": Provide(lambda: limiter, sync_to_thread=False, use_cache=True),
-            "proxies": Provide(lambda: proxies, sync_to_thread=False, use_cache=True),
-        },
-    )
-    return [ChannelController, public]

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 
 from control_plane.store.channels import Channel
-from control_plane.streams.catalog import iso
+from control_plane.timestamps import iso
 
 
 class Body(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -54,20 +52,80 @@ class IngestList(msgspec.Struct, kw_only=True):
     ingests: list[IngestEntry]
 
 
+class RecommendedAudio(msgspec.Struct, kw_only=True):
+    codec: str
+    bitrate: int
+    sample_rate: int
+    channels: int
+
+
+class Recommended(msgspec.Struct, kw_only=True):
+    """What a broadcaster is asked to send (the ladder is cut from it)."""
+
+    keyframe_interval_seconds: int
+    rate_control: str
+    video_codec: str
+    max_width: int
+    max_height: int
+    max_fps: int
+    max_video_bitrate: int
+    audio: RecommendedAudio
+
+
+RECOMMENDED = Recommended(
+    keyframe_interval_seconds=2,
+    rate_control="CBR",
+    video_codec="h264",
+    max_width=1920,
+    max_height=1080,
+    max_fps=60,
+    max_video_bitrate=6_000_000,
+    audio=RecommendedAudio(codec="aac", bitrate=128_000, sample_rate=48_000, channels=2),
+)
+
+
 class StreamStartOut(msgspec.Struct, kw_only=True, omit_defaults=True):
     stream_id: str | None
     channel: str
     primary: IngestOut
     backup: IngestOut | None
-    recommended: dict[str, Any]
-    stream_key: str | None = None
+    recommended: Recommended
+    stream_key: str | None = None  # only when the stream key was the bearer
+
+
+class LiveStreamOut(msgspec.Struct, kw_only=True):
+    """A live (or reconnecting) stream as viewers see it. The origin's figures are
+    null until the origin has reported the stream."""
+
+    channel: str
+    stream_id: str
+    title: str
+    category: str
+    status: str  # live, reconnecting
+    viewer_count: int
+    peak_viewers: int
+    started_at: str
+    origin_node: str
+    manifest_url: str
+    chat_websocket: str
+    renditions: list[str]
+    ingest_bitrate: int | None  # bits per second
+    ingest_fps: float | None
+    transcode_lag: float | None  # seconds behind real time
+    thumbnail_url: str | None
 
 
 class StreamPage(msgspec.Struct, kw_only=True):
     total: int
     limit: int
     offset: int
-    streams: list[dict[str, Any]]
+    streams: list[LiveStreamOut]
+
+
+class StreamEndOut(msgspec.Struct, kw_only=True):
+    stream_id: str
+    channel: str
+    status: str
 
 
 class PlayOut(msgspec.Struct, kw_only=True):

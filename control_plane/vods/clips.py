@@ -21,7 +21,7 @@ import sqlite_utils
 from control_plane.errors import NotFound, TooManyRequests, Unavailable, Unprocessable
 from control_plane.fleet.service import FleetService
 from control_plane.store import streams as stream_store
-from control_plane.streams.catalog import iso
+from control_plane.timestamps import iso
 from shared.fleet import fleet_pb2
 
 MIN_SECONDS, MAX_SECONDS = 5.0, 60.0

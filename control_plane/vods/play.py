@@ -8,7 +8,7 @@ token: VOD objects are public and immutable, like the listing that names them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from control_plane.errors import Unavailable, Unprocessable
@@ -42,6 +42,30 @@ def choose(
     if chosen is None:
         raise Unavailable("no healthy edge node is available")
     return chosen
+
+
+class VodEdges:
+    """`choose` over the fleet as it is now: the live routing table and loads."""
+
+    def __init__(
+        self,
+        table: Callable[[], RoutingTable],
+        loads: Callable[[], Mapping[str, NodeLoad]],
+        spill_threshold: float,
+    ) -> None:
+        self._table = table
+        self._loads = loads
+        self._spill_threshold = spill_threshold
+
+    def choose(self, *, client_address: str, channel: str, requested_edge: str | None) -> NodeView:
+        return choose(
+            self._table(),
+            self._loads(),
+            self._spill_threshold,
+            client_address=client_address,
+            channel=channel,
+            requested_edge=requested_edge,
+        )
 
 
 def play_target(vod_id: str, playlist_path: str, edge: NodeView) -> VodPlay:

@@ -20,18 +20,32 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from litestar import Controller, Request, Router, delete, get, post, put
-from litestar.di import NamedDependency, Provide
+import msgspec
+from litestar import Controller, Request, delete, get, post, put
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
-from litestar.types import ControllerRouterHandler
 
 from control_plane import auth, clients
-from control_plane.services import Services
 from control_plane.vods import play
 from control_plane.vods.deps import Recording
-from control_plane.vods.schemas import ClipCreate, LocationAdd, RetentionSet
+from control_plane.vods.schemas import (
+    ClipCreate,
+    ClipOut,
+    LocationAdd,
+    LocationAddedOut,
+    RetentionOut,
+    RetentionSet,
+    RetentionSetOut,
+    VodChatMessageOut,
+    VodChatOut,
+    VodOut,
+    VodPlayOut,
+)
 
+# What these routes are given (vods/providers.py provides them by these names).
 RecordingDep = NamedDependency[Recording]
+EdgesDep = NamedDependency[play.VodEdges]
+ProxiesDep = NamedDependency[clients.TrustedProxies]
 
 
 class VodController(Controller):
@@ -41,12 +55,12 @@ class VodController(Controller):
     @get("/")
     async def list_vods(
         self, recording: RecordingDep, channel: FromQuery[str | None] = None
-    ) -> list[dict[str, Any]]:
-        return recording.vods.listing(channel)
+    ) -> list[VodOut]:
+        return msgspec.convert(recording.vods.listing(channel), list[VodOut])
 
     @get("/{vod_id:str}")
-    async def get_vod(self, vod_id: FromPath[str], recording: RecordingDep) -> dict[str, Any]:
-        return recording.vods.describe(vod_id)
+    async def get_vod(self, vod_id: FromPath[str], recording: RecordingDep) -> VodOut:
+        return msgspec.convert(recording.vods.describe(vod_id), VodOut)
 
     @get("/{vod_id:str}/chat")
     async def chat(
@@ -55,9 +69,11 @@ class VodController(Controller):
         recording: RecordingDep,
         after: FromQuery[float] = -1.0,
         limit: FromQuery[int] = 500,
-    ) -> dict[str, Any]:
+    ) -> VodChatOut:
         messages = recording.vods.chat(vod_id, after, max(1, min(limit, 1000)))
-        return {"vod_id": vod_id, "messages": messages}
+        return VodChatOut(
+            vod_id=vod_id, messages=msgspec.convert(messages, list[VodChatMessageOut])
+        )
 
     @get("/{vod_id:str}/play")
     async def play(
@@ -65,22 +81,19 @@ class VodController(Controller):
         vod_id: FromPath[str],
         request: Request[Any, Any, Any],
         recording: RecordingDep,
-        services: NamedDependency[Services],
-        proxies: NamedDependency[clients.TrustedProxies],
+        edges: EdgesDep,
+        proxies: ProxiesDep,
         edge: FromQuery[str | None] = None,
-    ) -> dict[str, Any]:
+    ) -> VodPlayOut:
         vod = recording.vods.describe(vod_id)
         peer = request.client.host if request.client else ""
-        chosen = play.choose(
-            services.catalog.routing(),
-            services.fleet.loads,
-            services.config.routing.spill_threshold,
+        chosen = edges.choose(
             client_address=proxies.client_address(peer, request.headers.get("x-forwarded-for")),
             channel=vod["channel"],
             requested_edge=edge,
         )
         target = play.play_target(vod_id, vod["playlist_path"], chosen)
-        return {"vod_id": target.vod_id, "edge": target.edge, "url": target.url}
+        return VodPlayOut(vod_id=target.vod_id, edge=target.edge, url=target.url)
 
     @delete("/{vod_id:str}", guards=[auth.admin_guard], status_code=204)
     async def delete_vod(self, vod_id: FromPath[str], recording: RecordingDep) -> None:
@@ -89,9 +102,9 @@ class VodController(Controller):
     @post("/{vod_id:str}/locations", guards=[auth.admin_guard], status_code=202)
     async def add_location(
         self, vod_id: FromPath[str], data: JSONBody[LocationAdd], recording: RecordingDep
-    ) -> dict[str, Any]:
+    ) -> LocationAddedOut:
         sent = recording.vods.add_location(vod_id, data.node)
-        return {"vod_id": vod_id, "node": data.node, "copy_requested": sent}
+        return LocationAddedOut(vod_id=vod_id, node=data.node, copy_requested=sent)
 
     @delete("/{vod_id:str}/locations/{node:str}", guards=[auth.admin_guard], status_code=204)
     async def remove_location(
@@ -105,17 +118,15 @@ class RetentionController(Controller):
     tags = ["vods"]
 
     @get("/{channel:str}")
-    async def get_retention(
-        self, channel: FromPath[str], recording: RecordingDep
-    ) -> dict[str, Any]:
-        return {"channel": channel, "days": recording.vods.retention_days(channel)}
+    async def get_retention(self, channel: FromPath[str], recording: RecordingDep) -> RetentionOut:
+        return RetentionOut(channel=channel, days=recording.vods.retention_days(channel))
 
     @put("/{channel:str}", guards=[auth.admin_guard])
     async def set_retention(
         self, channel: FromPath[str], data: JSONBody[RetentionSet], recording: RecordingDep
-    ) -> dict[str, Any]:
+    ) -> RetentionSetOut:
         moved = recording.vods.set_retention(channel, data.days)
-        return {"channel": channel, "days": data.days, "vods_updated": moved}
+        return RetentionSetOut(channel=channel, days=data.days, vods_updated=moved)
 
 
 class ClipController(Controller):
@@ -128,19 +139,20 @@ class ClipController(Controller):
         request: Request[Any, Any, Any],
         data: JSONBody[ClipCreate],
         recording: RecordingDep,
-        proxies: NamedDependency[clients.TrustedProxies],
-    ) -> dict[str, Any]:
-        return recording.clips.create(
+        proxies: ProxiesDep,
+    ) -> ClipOut:
+        clip = recording.clips.create(
             _requester(request, proxies),
             channel=data.channel,
             stream_id=data.stream_id,
             duration=data.duration_seconds,
             offset=data.offset_seconds,
         )
+        return msgspec.convert(clip, ClipOut)
 
     @get("/{clip_id:str}")
-    async def get_clip(self, clip_id: FromPath[str], recording: RecordingDep) -> dict[str, Any]:
-        return recording.clips.describe(clip_id)
+    async def get_clip(self, clip_id: FromPath[str], recording: RecordingDep) -> ClipOut:
+        return msgspec.convert(recording.clips.describe(clip_id), ClipOut)
 
 
 def _requester(request: Request[Any, Any, Any], proxies: clients.TrustedProxies) -> str:
@@ -154,18 +166,3 @@ def _requester(request: Request[Any, Any, Any], proxies: clients.TrustedProxies)
         peer = request.client.host if request.client else ""
         who = "addr:" + proxies.client_address(peer, request.headers.get("x-forwarded-for"))
     return hashlib.sha256(who.encode()).hexdigest()[:32]
-
-
-def build(services: Services) -> list[ControllerRouterHandler]:
-    recording = services.recording
-    proxies = clients.TrustedProxies.parse(services.config.http.trusted_proxies)
-    return [
-        Router(
-            path="/",
-            route_handlers=[VodController, RetentionController, ClipController],
-            dependencies={
-                "recording": Provide(lambda: recording, sync_to_thread=False, use_cache=True),
-                "proxies": Provide(lambda: proxies, sync_to_thread=False, use_cache=True),
-            },
-        )
-    ]

@@ -16,25 +16,20 @@ answer, which the page shows.
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from litestar import MediaType, Response, get
+from litestar import Controller, MediaType, Response, Router, get
 from litestar.datastructures import CacheControlHeader
+from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.static_files import create_static_files_router
-from litestar.types import ControllerRouterHandler
+
+from control_plane.web.deps import WebDeps
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
 TEMPLATES = HERE / "templates"
-
-
-@dataclass(frozen=True, slots=True)
-class WebDeps:
-    channel_exists: Callable[[str], bool]
 
 
 @cache
@@ -51,36 +46,30 @@ def render_vod(vod_id: str) -> str:
     return _template("vod.html").replace("{vod_id}", html.escape(vod_id, quote=True))
 
 
-def build(deps: WebDeps) -> list[ControllerRouterHandler]:
-    @get("/", media_type=MediaType.HTML, include_in_schema=False, sync_to_thread=False)
-    def landing() -> str:
+class PageController(Controller):
+    path = "/"
+    include_in_schema = False
+
+    @get("/", media_type=MediaType.HTML, sync_to_thread=False)
+    def landing(self) -> str:
         return _template("index.html")
 
-    @get(
-        "/watch/{channel:str}",
-        media_type=MediaType.HTML,
-        include_in_schema=False,
-        sync_to_thread=False,
-    )
-    def watch(channel: FromPath[str]) -> Response[str]:
-        if not deps.channel_exists(channel):
+    @get("/watch/{channel:str}", media_type=MediaType.HTML, sync_to_thread=False)
+    def watch(self, channel: FromPath[str], web: NamedDependency[WebDeps]) -> Response[str]:
+        if not web.channel_exists(channel):
             body = f"<!doctype html><title>Not found</title><p>No channel {html.escape(channel)}."
             return Response(body, status_code=404, media_type=MediaType.HTML)
         return Response(render_watch(channel), media_type=MediaType.HTML)
 
-    @get(
-        "/watch/vod/{vod_id:str}",
-        media_type=MediaType.HTML,
-        include_in_schema=False,
-        sync_to_thread=False,
-    )
-    def watch_vod(vod_id: FromPath[str]) -> str:
+    @get("/watch/vod/{vod_id:str}", media_type=MediaType.HTML, sync_to_thread=False)
+    def watch_vod(self, vod_id: FromPath[str]) -> str:
         return render_vod(vod_id)
 
-    static = create_static_files_router(
+
+def static_files() -> Router:
+    return create_static_files_router(
         path="/static",
         directories=[STATIC],
         include_in_schema=False,
         cache_control=CacheControlHeader(max_age=300),
     )
-    return [landing, watch, watch_vod, static]

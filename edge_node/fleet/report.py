@@ -38,7 +38,9 @@ class EncoderInfo:
 
 
 @dataclass(frozen=True)
-class NodeLoad:
+class NodeSnapshot:
+    """What this node measures and carries right now: the makings of one `NodeReport`."""
+
     cpu: float = 0.0
     egress_bps: int = 0
     cache_bytes: int = 0
@@ -49,7 +51,9 @@ class NodeLoad:
     encoders: tuple[EncoderInfo, ...] = field(default_factory=tuple)
 
 
-def build_report(config: EdgeConfig, http_url: str, rtmp_url: str, load: NodeLoad) -> pb.NodeReport:
+def build_report(
+    config: EdgeConfig, http_url: str, rtmp_url: str, snapshot: NodeSnapshot
+) -> pb.NodeReport:
     node = config.node
     report = pb.NodeReport(
         roles=node.roles,
@@ -65,19 +69,19 @@ def build_report(config: EdgeConfig, http_url: str, rtmp_url: str, load: NodeLoa
             cache_bytes=config.cache.max_bytes,
         ),
         load=pb.Load(
-            cpu=load.cpu,
-            egress_bps=load.egress_bps,
-            cache_bytes=load.cache_bytes,
-            cache_hit_ratio=load.cache_hit_ratio,
-            streams_originated=sum(1 for s in load.streams if s.origin),
-            viewer_sessions=sum(len(s.session_hashes) for s in load.streams),
-            encoder_sessions=load.encoder_sessions,
+            cpu=snapshot.cpu,
+            egress_bps=snapshot.egress_bps,
+            cache_bytes=snapshot.cache_bytes,
+            cache_hit_ratio=snapshot.cache_hit_ratio,
+            streams_originated=sum(1 for s in snapshot.streams if s.origin),
+            viewer_sessions=sum(len(s.session_hashes) for s in snapshot.streams),
+            encoder_sessions=snapshot.encoder_sessions,
         ),
-        streams=[_stream(s) for s in load.streams],
-        turnup=[pb.TurnupCheck(name=c.name, ok=c.ok, detail=c.detail) for c in load.checks],
+        streams=[_stream(s) for s in snapshot.streams],
+        turnup=[pb.TurnupCheck(name=c.name, ok=c.ok, detail=c.detail) for c in snapshot.checks],
         encoders=[
             pb.Encoder(name=e.name, hardware=e.hardware, usable=e.usable, detail=e.detail)
-            for e in load.encoders
+            for e in snapshot.encoders
         ],
     )
     if node.latitude is not None:

@@ -27,7 +27,7 @@ from shared.fleet import fleet_pb2_grpc as pb_grpc
 
 from .state import NodeIdentity
 
-log = logging.getLogger("glasscast.edge.fleet")
+log = logging.getLogger(__name__)
 
 RECONNECT_MIN = 0.5
 RECONNECT_MAX = 4.0

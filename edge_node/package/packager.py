@@ -50,7 +50,7 @@ from edge_node.package.segmenter import (
     SegmenterConfig,
     SegmentOpened,
 )
-from shared.config import EdgeConfig
+from shared.config import MEDIA_TIMING, EdgeConfig
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +72,8 @@ class Continuation(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class PackagerConfig:
-    segment_duration: float = 2.0
-    part_duration: float = 0.333
+    segment_duration: float = MEDIA_TIMING.segment_duration
+    part_duration: float = MEDIA_TIMING.part_duration
     live_window_seconds: float = 36.0
     dvr_window_seconds: float = 4 * 3600.0
 
@@ -95,7 +95,9 @@ class PackagerConfig:
         )
 
     def segmenter(self) -> SegmenterConfig:
-        return SegmenterConfig(self.segment_duration, self.part_duration)
+        return SegmenterConfig(
+            segment_duration=self.segment_duration, part_duration=self.part_duration
+        )
 
 
 class Rendition:

@@ -39,16 +39,15 @@ from edge_node.package.cmaf import (
 from edge_node.package.hls.model import PART_SLACK
 from edge_node.package.names import init_name
 from edge_node.package.timeline import MOVIE_TIMESCALE, TrackClock, rescale
+from shared.config import MediaTiming
 
 JUMP_SECONDS = 1.0
 # Audio held while waiting for video (before a keyframe, or a lagging encoder).
 MAX_PENDING_AUDIO = 512
 
 
-@dataclass(frozen=True, slots=True)
-class SegmenterConfig:
-    segment_duration: float = 2.0
-    part_duration: float = 0.333
+# Where to cut is all the segmenter needs to be told.
+SegmenterConfig = MediaTiming
 
 
 @dataclass(frozen=True, slots=True)

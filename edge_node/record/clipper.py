@@ -24,7 +24,7 @@ from edge_node.record.clip_range import ClipPlan, OutsideWindow, plan_clip
 from edge_node.record.manifest import VodRendition, rendition_of
 from shared.fleet import fleet_pb2 as pb
 
-log = logging.getLogger("glasscast.edge.record")
+log = logging.getLogger(__name__)
 
 CLIPS = "clips"
 _CLIP_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,63}")

@@ -26,7 +26,7 @@ from edge_node.record import build
 from edge_node.record.build import VodInfo, VodPaths
 from edge_node.record.clipper import CLIPS
 
-log = logging.getLogger("glasscast.edge.record")
+log = logging.getLogger(__name__)
 
 SWEEP_INTERVAL = 60.0
 # Clips are kept as long as VODs by default (the seeds' 60 days), counted from the cut.

@@ -16,7 +16,7 @@ import trio
 
 from edge_node.deliver.upstream import UpstreamTable
 
-log = logging.getLogger("glasscast.edge.record")
+log = logging.getLogger(__name__)
 
 TTL = 60.0
 NEGATIVE_TTL = 2.0

@@ -27,7 +27,7 @@ from edge_node.record.journal import Journal, Step
 from edge_node.record.keeper import remove_vod
 from edge_node.record.manifest import snapshot
 
-log = logging.getLogger("glasscast.edge.record")
+log = logging.getLogger(__name__)
 
 # (info) -> the VOD's expiry (Unix seconds); raises `VodRefused`, or anything else
 # when the control plane is away.

@@ -30,7 +30,7 @@ from edge_node.record.recorder import Recorder
 from edge_node.record.stills import LiveStills
 from shared.fleet import fleet_pb2 as pb
 
-log = logging.getLogger("glasscast.edge.record")
+log = logging.getLogger(__name__)
 
 
 class NodeRecording:

@@ -19,7 +19,7 @@ from edge_node.origin import OriginStreams
 from edge_node.record.manifest import rendition_of
 from edge_node.record.thumbnails import INTERVAL, live_still
 
-log = logging.getLogger("glasscast.edge.record")
+log = logging.getLogger(__name__)
 
 THUMBS = "thumbs"
 

@@ -5,5 +5,5 @@ restarts it; `encoders.probe_encoders` / `choose_h264` pick NVENC or libx264 at 
 Worker side (threads, no trio): `child` is the process entry point, `pipeline.Pipeline`
 the ladder, `video` and `audio` its tracks. Pure helpers: `timeline` (clocks, segment
 grid, lag), `avc` (Annex B / AVCC), `framing` (the pipe's wire format).
-The ladder plan itself is `shared.ladder`.
+The ladder plan itself is `edge_node.transcode.ladder`.
 """

@@ -18,7 +18,7 @@ from av.audio.fifo import AudioFifo
 from av.audio.resampler import AudioResampler
 
 from edge_node.media import AudioConfig, EncodedSample, TrackInfo
-from shared.ladder import AUDIO_RENDITION, LadderError, codec_string_from_asc
+from edge_node.transcode.ladder import AUDIO_RENDITION, LadderError, codec_string_from_asc
 
 log = logging.getLogger(__name__)
 

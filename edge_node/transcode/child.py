@@ -42,7 +42,8 @@ _READ_SIZE = 256 * 1024
 _OUTPUT_QUEUE = 256
 _BATCH = 64
 
-log = logging.getLogger("edge_node.transcode.worker")
+# Named for the module, as everywhere: run with `python -m`, __name__ is "__main__".
+log = logging.getLogger(__spec__.name if __spec__ else __name__)
 
 Outgoing = EncodedEvent | None
 

@@ -17,8 +17,8 @@ from typing import cast
 import av
 import av.codec
 
+from edge_node.transcode.ladder import RenditionPlan
 from shared.config import TranscodeSection
-from shared.ladder import RenditionPlan
 
 log = logging.getLogger(__name__)
 

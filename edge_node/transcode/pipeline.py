@@ -35,6 +35,13 @@ from edge_node.media import (
 from edge_node.transcode.audio import AudioError, AudioTrack
 from edge_node.transcode.avc import AvcError, normalize_avcc, parse_avcc_config
 from edge_node.transcode.encoders import VIDEO_TIMEBASE
+from edge_node.transcode.ladder import (
+    AUDIO_RENDITION,
+    LadderError,
+    RenditionPlan,
+    SourceVideo,
+    plan_ladder,
+)
 from edge_node.transcode.timeline import LagMonitor, SegmentGrid, TimestampGuard
 from edge_node.transcode.video import (
     FrameJob,
@@ -44,7 +51,6 @@ from edge_node.transcode.video import (
     VideoDecoder,
 )
 from shared.config import TranscodeSection
-from shared.ladder import AUDIO_RENDITION, LadderError, RenditionPlan, SourceVideo, plan_ladder
 
 log = logging.getLogger(__name__)
 

@@ -26,9 +26,9 @@ from av.video.reformatter import Interpolation, VideoReformatter
 from edge_node.media import EncodedEvent, RenditionStart, RenditionStop, TrackInfo
 from edge_node.transcode.avc import annexb_to_avcc, avcc_config_from_annexb
 from edge_node.transcode.encoders import VIDEO_TIMEBASE, open_live_encoder
+from edge_node.transcode.ladder import RenditionPlan, codec_string_from_avcc
 from edge_node.transcode.timeline import FramePacer, SampleHolder
 from shared.config import TranscodeSection
-from shared.ladder import RenditionPlan, codec_string_from_avcc
 
 log = logging.getLogger(__name__)
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from control_plane.web.routes import WebDeps, build
+from control_plane.app import assemble
+from control_plane.web.deps import WebDeps
+from control_plane.web.providers import build
 
 
 def client() -> TestClient[Litestar]:
     channels = {"demo", "<b>"}
-    return TestClient(Litestar(route_handlers=build(WebDeps(channel_exists=channels.__contains__))))
+    return TestClient(assemble([build(WebDeps(channel_exists=channels.__contains__))]))
 
 
 def test_watch_page_names_its_channel_escaped() -> None:

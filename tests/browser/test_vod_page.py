@@ -13,13 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from litestar import Litestar, get
+from litestar import get
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.testing import TestClient
 
-from control_plane.web import routes as web_routes
-from control_plane.web.routes import WebDeps
+from control_plane.app import assemble
+from control_plane.domain import Domain
+from control_plane.web import providers as web_providers
+from control_plane.web.deps import WebDeps
 from edge_node.record.thumbnails import TILE_HEIGHT, TILE_WIDTH, vtt_track
 
 from .chromium import Browser, Page
@@ -109,8 +111,8 @@ def site(edge: str) -> Iterator[Site]:
     def listing(channel: FromQuery[str | None] = None) -> list[dict[str, Any]]:
         return [_vod()]
 
-    web = web_routes.build(WebDeps(channel_exists=lambda name: name == "demo"))
-    app = Litestar([*web, describe, play, chat, listing])
+    web = web_providers.build(WebDeps(channel_exists=lambda name: name == "demo"))
+    app = assemble([web, Domain([describe, play, chat, listing])])
     with ServerThread(app) as server:
         seen.url = f"http://127.0.0.1:{server.port}"
         yield seen
@@ -179,7 +181,7 @@ def test_unknown_vod_says_so(browser: Browser, site: Site) -> None:
 
 
 def test_vod_page_escapes_its_id_and_pages_link_recordings() -> None:
-    app = Litestar(web_routes.build(WebDeps(channel_exists=lambda name: name == "demo")))
+    app = assemble([web_providers.build(WebDeps(channel_exists=lambda name: name == "demo"))])
     with TestClient(app) as http:
         page = http.get("/watch/vod/%3Cb%3E")
         assert page.status_code == 200 and "<b>" not in page.text and "&lt;b&gt;" in page.text

@@ -11,14 +11,16 @@ from typing import Any
 
 import pytest
 import sqlite_utils
-from litestar import Litestar, get
+from litestar import get
 from litestar.params import FromPath
 
-from control_plane.chat import routes as chat_routes
+from control_plane.app import assemble
+from control_plane.chat import providers as chat_providers
 from control_plane.chat import schema as chat_schema
 from control_plane.chat.deps import ChatDeps
-from control_plane.web import routes as web_routes
-from control_plane.web.routes import WebDeps
+from control_plane.domain import Domain
+from control_plane.web import providers as web_providers
+from control_plane.web.deps import WebDeps
 from shared.config import ChatSection
 from shared.tokens import TokenSigner
 
@@ -69,9 +71,9 @@ def site(tmp_path: Path, media_url: str) -> Iterator[str]:
         stream = {"channel": "demo", "title": "Test pattern", "viewer_count": 7}
         return {"total": 1, "limit": 20, "offset": 0, "streams": [stream]}
 
-    chat_handlers, plugins = chat_routes.build(deps)
-    web_handlers = web_routes.build(WebDeps(channel_exists=deps.channel_exists))
-    app = Litestar([*chat_handlers, *web_handlers, play, live, discover], plugins=plugins)
+    chat = chat_providers.build(deps)
+    web = web_providers.build(WebDeps(channel_exists=deps.channel_exists))
+    app = assemble([chat, web, Domain([play, live, discover])])
     with ServerThread(app) as server:
         yield f"http://127.0.0.1:{server.port}"
 

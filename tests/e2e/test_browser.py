@@ -43,7 +43,7 @@ def demo(fleet: Fleet) -> Iterator[None]:
     """The demo test pattern pushed to the demo channel, as `glasscast up` does."""
     url = f"{fleet.node('ingest-east')['rtmp']}/{fleet.info['demo']['stream_key']}"
     pusher = subprocess.Popen(
-        [sys.executable, "-m", "shared.localfleet.demo", url, "--size", "640x360"],
+        [sys.executable, "-m", "localfleet.demo", url, "--size", "640x360"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -42,7 +42,7 @@ def _kind(process: ProcessId) -> str | None:
     argv = process.argv
     if "edge_node.transcode.child" in argv:
         return "transcode"
-    if "shared.localfleet.demo" in argv:
+    if "localfleet.demo" in argv:
         return "demo"
     if "control-plane" in argv:
         return "control-plane"

@@ -51,7 +51,7 @@ def test_pyav_publisher_goes_live_on_the_other_ingest(fleet: Fleet) -> None:
     key = fleet.create_channel("pyav-push")
     # PyAV holds the GIL while it connects: it runs in its own process, like the demo.
     pusher = subprocess.Popen(
-        [sys.executable, "-m", "shared.localfleet.demo",
+        [sys.executable, "-m", "localfleet.demo",
          f"{fleet.node('edge-west')['rtmp']}/{key}", "--seconds", "4", "--size", "640x360"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -52,7 +52,7 @@ def broadcast(fleet: Fleet) -> Iterator[Broadcast]:
     key = fleet.create_channel("recorded")
     url = f"{fleet.node('ingest-east')['rtmp']}/{key}"
     pusher = subprocess.Popen(
-        [sys.executable, "-m", "shared.localfleet.demo", url, "--seconds", str(PUSHED),
+        [sys.executable, "-m", "localfleet.demo", url, "--seconds", str(PUSHED),
          "--size", "640x360", "--bitrate", "800000"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip

@@ -11,7 +11,7 @@ import pytest
 
 from edge_node import turnup
 from edge_node.deliver.refusals import DEGRADED_FOR, SpaceRefusals
-from edge_node.fleet.report import NodeLoad, build_report
+from edge_node.fleet.report import NodeSnapshot, build_report
 from shared.config import EdgeConfig
 from shared.fleet.checks import CACHE_SPACE, DEGRADING
 
@@ -70,7 +70,7 @@ def test_the_report_of_a_node_with_a_full_cache_disk_degrades_it(
         turnup.writable_dir("cache_dir", tmp_path),
         turnup.cache_space(refusals),
     )
-    report = build_report(EdgeConfig(), "http://e:1", "", NodeLoad(checks=checks))
+    report = build_report(EdgeConfig(), "http://e:1", "", NodeSnapshot(checks=checks))
     failed = {c.name for c in report.turnup if not c.ok}
     # Only degrading checks fail: the control plane shows it `degraded`, and routes to it.
     assert failed == {CACHE_SPACE} and failed <= DEGRADING

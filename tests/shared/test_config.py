@@ -112,3 +112,55 @@ def test_resolve_path_prefers_the_explicit_file(tmp_path: Path) -> None:
     installed.write_text("")
     assert resolve_path(None, installed) == installed
     assert resolve_path("other.toml", installed) == Path("other.toml")
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "message"),
+    [
+        ("[rtmp]\nport = 70000\n", {}, "'rtmp.port': must be within 0..65535, got 70000"),
+        ("", {"GLASSCAST_HTTP_PORT": "-1"}, "'http.port': must be within 0..65535, got -1"),
+        ("[rtmp]\nmax_pending_per_ip = 0\n", {}, "'rtmp.max_pending_per_ip': must be positive"),
+        ("[node]\nlatitude = 91.0\n", {}, "'node.latitude': must be within -90..90, got 91.0"),
+        (
+            "[node]\nroles = ['ingest', 'juggler']\n",
+            {},
+            "'node.roles[1]': must be 'ingest', 'transcode', 'shield' or 'edge', got 'juggler'",
+        ),
+        ("[node]\nroles = []\n", {}, "'node.roles': must be a list of at least one role"),
+        (
+            "[node]\nname = 'Bad Name'\n",
+            {},
+            "'node.name': must be 1-63 of a-z, 0-9 and '-', starting alphanumeric",
+        ),
+        (
+            "[transcode]\nencoder = 'quicksync'\n",
+            {},
+            "'transcode.encoder': must be 'auto', 'nvenc' or 'libx264', got 'quicksync'",
+        ),
+        ("[http]\nviewer_tokens = 'maybe'\n", {}, "'http.viewer_tokens': must be 'required' or"),
+    ],
+)
+def test_bad_values_say_what_is_allowed(
+    tmp_path: Path, text: str, env: dict[str, str], message: str
+) -> None:
+    path = tmp_path / "edge.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load(EdgeConfig, path, env=env)
+    assert message in str(caught.value)
+
+
+def test_control_plane_bounds_say_what_is_allowed(tmp_path: Path) -> None:
+    path = tmp_path / "cp.toml"
+    path.write_text("[fleet]\nmissed_reports_unhealthy = 0\n")
+    with pytest.raises(ConfigError, match="must be at least 1, got 0"):
+        load(ControlPlaneConfig, path, env={})
+
+
+def test_dump_writes_any_string(tmp_path: Path) -> None:
+    config = ControlPlaneConfig()
+    config.http.public_url = 'http://cp.example/"quoted"\\\n\t'
+    config.routing.cidr_regions = {"10.0.0.0/8": 'a "b"', 'odd "key"': "c"}
+    path = tmp_path / "cp.toml"
+    path.write_text(dump_toml(config))
+    assert msgspec.convert(tomllib.loads(path.read_text()), ControlPlaneConfig) == config

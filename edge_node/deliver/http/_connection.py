@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import replace
+from typing import Literal
 
 import httptools
 
-from edge_node.deliver.http._events import CLOSED, NEED_DATA, HttpProtocolError, Need, Request
+from edge_node.deliver.http._events import HttpProtocolError, Request
 from edge_node.deliver.http._head import encode_head
 from edge_node.deliver.http._limits import Limits
+from edge_node.sentinels import CLOSED, NEED_DATA, Sentinel
 
 # Bytes handed to llhttp at a time: bounds how many pipelined requests one feed
 # can queue, and how far a header can grow between two limit checks.
@@ -134,7 +136,7 @@ class H1Connection:
             # The usual case, a read holding whole requests: kept as is, not copied.
             self._unparsed, self._offset = data, 0
 
-    def next_event(self) -> Request | Need:
+    def next_event(self) -> Request | Literal[Sentinel.NEED_DATA, Sentinel.CLOSED]:
         """The next request, NEED_DATA, or CLOSED; raises `HttpProtocolError` to refuse."""
         if self._answering is not None:
             raise RuntimeError("answer the current request before taking the next")

@@ -1,9 +1,11 @@
-"""What the HTTP/1.1 core hands its caller: requests, and the one error it raises."""
+"""What the HTTP/1.1 core hands its caller: requests, and the one error it raises.
+
+With no request to give, it returns NEED_DATA or CLOSED (`edge_node.sentinels`).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
 
 
 class HttpProtocolError(Exception):
@@ -31,14 +33,3 @@ class Request:
             if key == name:
                 return value
         return None
-
-
-class Need(Enum):
-    """What `H1Connection.next_event` says when it has no request to give."""
-
-    DATA = "need-data"
-    CLOSED = "closed"
-
-
-NEED_DATA = Need.DATA
-CLOSED = Need.CLOSED

@@ -3,12 +3,13 @@
 The core imports no I/O library; `server.py` is the only module that touches sockets.
 """
 
+from edge_node.media import TrackKind
+from edge_node.sentinels import NEED_DATA, PAUSED, Sentinel
+
 from ._amf0 import UNDEFINED, AmfValue
-from ._connection import RtmpConnection, State
+from ._connection import RtmpConnection
 from ._errors import RtmpProtocolError
 from ._events import (
-    NEED_DATA,
-    PAUSED,
     Closed,
     CodecConfig,
     Connected,
@@ -17,10 +18,9 @@ from ._events import (
     MediaPacket,
     Metadata,
     PublishRequested,
-    Sentinel,
-    TrackKind,
     Unpublished,
 )
+from ._state import State
 
 __all__ = [
     "NEED_DATA",

@@ -8,7 +8,7 @@ track's dts stand still or go back (muxers downstream require strictly increasin
 
 from __future__ import annotations
 
-from ._events import TrackKind
+from edge_node.media import TrackKind
 
 _WRAP = 1 << 32
 _HALF = 1 << 31

@@ -13,14 +13,17 @@ is accepted the peer is anyone at all, so its messages are held to
 Every malformed input raises `RtmpProtocolError`; after it the connection is dead and the
 owner should close the socket. Refusals the client can understand (AMF3, an unsupported
 codec, a rejected publish) are not errors: they queue an error reply and end in `Closed`.
+
+The connection's states and every move between them are the table in `_state.py`.
 """
 
 from __future__ import annotations
 
 import struct
 from collections import deque
-from enum import Enum, auto
+from typing import Literal
 
+from edge_node.sentinels import NEED_DATA, PAUSED, Sentinel
 from shared.config import RtmpSection
 
 from . import _amf0, _media
@@ -28,14 +31,11 @@ from ._amf0 import AmfValue
 from ._chunks import ChunkReader, Message
 from ._errors import RtmpProtocolError
 from ._events import (
-    NEED_DATA,
-    PAUSED,
     Closed,
     Connected,
     Event,
     Metadata,
     PublishRequested,
-    Sentinel,
     Unpublished,
 )
 from ._handshake import PACKET_SIZE, server_handshake
@@ -58,6 +58,7 @@ from ._messages import (
     split_aggregate,
 )
 from ._replies import ReplyWriter
+from ._state import HANDSHAKING, IN_PUBLISH, INITIAL, State, Trigger, transition
 from ._tracks import MediaTracks
 
 _U32 = struct.Struct(">I")
@@ -66,16 +67,6 @@ SERVER_WINDOW = 2_500_000
 PUBLISH_CODES = ("BadName", "Denied")
 _AMF3_REFUSAL = "AMF3 object encoding is not supported; connect with AMF0 (objectEncoding 0)"
 _DEFAULTS = RtmpSection()
-
-
-class State(Enum):
-    HANDSHAKE = auto()  # waiting for C0+C1
-    HANDSHAKE_ACK = auto()  # waiting for C2
-    AWAIT_CONNECT = auto()
-    CONNECTED = auto()
-    PUBLISH_PENDING = auto()  # PublishRequested emitted, the owner has not decided yet
-    PUBLISHING = auto()
-    CLOSED = auto()
 
 
 class RtmpConnection:
@@ -97,7 +88,7 @@ class RtmpConnection:
         self._handshake_random = handshake_random
         self._outbox = bytearray()
         self._events: deque[Event] = deque()
-        self._state = State.HANDSHAKE
+        self._state = INITIAL
         self._eof = False
         self._closed: Closed | None = None
         self._received = 0
@@ -130,7 +121,7 @@ class RtmpConnection:
     def wanted(self) -> int:
         """A lower bound on the bytes the peer must still send to finish the message it
         is in the middle of; 0 between messages and during the handshake."""
-        if self._state in (State.HANDSHAKE, State.HANDSHAKE_ACK):
+        if self._state in HANDSHAKING:
             return 0
         return self._reader.wanted
 
@@ -145,12 +136,12 @@ class RtmpConnection:
             return
         self._received += len(data)
         self._acknowledge()
-        if self._state in (State.HANDSHAKE, State.HANDSHAKE_ACK):
+        if self._state in HANDSHAKING:
             self._handshake += data
         else:
             self._reader.feed(data)
 
-    def next_event(self) -> Event | Sentinel:
+    def next_event(self) -> Event | Literal[Sentinel.NEED_DATA, Sentinel.PAUSED]:
         """The next event, NEED_DATA, or PAUSED while a publish decision is pending.
 
         Raises RtmpProtocolError on malformed input.
@@ -164,7 +155,7 @@ class RtmpConnection:
             try:
                 progressed = self._advance()
             except RtmpProtocolError:
-                self._state = State.CLOSED
+                self._go(Trigger.CLOSE)
                 self._closed = Closed("protocol error")
                 raise
             if not progressed:
@@ -183,7 +174,7 @@ class RtmpConnection:
     def accept_publish(self) -> None:
         if self._state is not State.PUBLISH_PENDING:
             raise RuntimeError(f"no publish is pending (state {self._state.name})")
-        self._state = State.PUBLISHING
+        self._go(Trigger.ACCEPT)
         self._reader.max_message_size = self._max_message_size
         self._outbox += self._writer.user_control(USER_STREAM_BEGIN, _U32.pack(self._stream_id))
         self._outbox += self._writer.on_status(
@@ -206,17 +197,22 @@ class RtmpConnection:
 
     # ------------------------------------------------------------------ internals
 
+    def _go(self, trigger: Trigger) -> None:
+        """The one place the state changes: as `_state.TRANSITIONS` says, or
+        RtmpProtocolError for a move it does not list."""
+        self._state = transition(self._state, trigger)
+
     def _acknowledge(self) -> None:
         if self._peer_window and self._received - self._acked >= self._peer_window:
             self._acked = self._received
             self._outbox += self._writer.acknowledgement(self._received)
 
     def _close(self, reason: str) -> None:
-        if self._state in (State.PUBLISH_PENDING, State.PUBLISHING):
+        if self._state in IN_PUBLISH:
             self._events.append(Unpublished(self._stream_key, reason))
+        self._go(Trigger.CLOSE)
         self._closed = Closed(reason)
         self._events.append(self._closed)
-        self._state = State.CLOSED
 
     def _advance(self) -> bool:
         """Make one step of progress on buffered input; False when it needs more bytes."""
@@ -238,7 +234,7 @@ class RtmpConnection:
         )
         del self._handshake[: 1 + PACKET_SIZE]
         self._outbox += result.reply
-        self._state = State.HANDSHAKE_ACK
+        self._go(Trigger.C0C1)
         return True
 
     def _read_c2(self) -> bool:
@@ -248,7 +244,7 @@ class RtmpConnection:
         rest = bytes(self._handshake[PACKET_SIZE:])
         self._handshake = bytearray()
         self._reader.feed(rest)
-        self._state = State.AWAIT_CONNECT
+        self._go(Trigger.C2)
         return True
 
     def _dispatch(self, message: Message) -> None:
@@ -353,27 +349,25 @@ class RtmpConnection:
                 "objectEncoding": 0.0,
             },
         )
-        self._state = State.CONNECTED
+        self._go(Trigger.CONNECT)
         self._events.append(
             Connected(self._app, _text(info.get("tcUrl")), _text(info.get("flashVer")))
         )
 
     def _publish(self, stream_id: int, args: list[AmfValue]) -> None:
-        if self._state is not State.CONNECTED:
-            raise RtmpProtocolError(f"publish while {self._state.name}")
+        self._go(Trigger.PUBLISH)  # a second one: "publish while PUBLISHING"
         name = _text(args[1]) if len(args) > 1 else ""
         kind = _text(args[2]) if len(args) > 2 else "live"
         key, _, query = name.partition("?")
         self._stream_id = stream_id
         self._stream_key = key
         self._tracks = MediaTracks()
-        self._state = State.PUBLISH_PENDING
         self._events.append(PublishRequested(self._app, key, query, kind or "live"))
 
     def _unpublish(self, reason: str) -> None:
-        if self._state in (State.PUBLISH_PENDING, State.PUBLISHING):
+        if self._state in IN_PUBLISH:
             self._events.append(Unpublished(self._stream_key, reason))
-            self._state = State.CONNECTED
+            self._go(Trigger.UNPUBLISH)
 
     def _data(self, payload: bytes) -> None:
         try:

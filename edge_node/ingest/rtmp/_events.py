@@ -4,26 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import Enum
-from typing import Literal
+
+from edge_node.media import TrackKind
 
 from ._amf0 import AmfValue
-
-TrackKind = Literal["video", "audio"]
-
-
-class Sentinel(Enum):
-    NEED_DATA = "NEED_DATA"
-    PAUSED = "PAUSED"
-
-    def __repr__(self) -> str:
-        return self.value
-
-
-# Returned by next_event() when the core has nothing more to say until receive_data().
-NEED_DATA = Sentinel.NEED_DATA
-# Returned by next_event() while a publish awaits accept_publish() / reject_publish().
-PAUSED = Sentinel.PAUSED
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.codecs import parse_asc
+from edge_node.codecs import parse_asc
 
 from ._errors import RtmpProtocolError
 

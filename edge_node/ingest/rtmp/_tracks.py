@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from edge_node.media import TrackKind
+
 from . import _media
 from ._clock import StreamClock
-from ._events import CodecConfig, Discontinuity, Event, MediaPacket, TrackKind
+from ._events import CodecConfig, Discontinuity, Event, MediaPacket
 
 
 class MediaTracks:

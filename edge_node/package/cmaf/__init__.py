@@ -7,9 +7,9 @@
 - `avc_codec_string`, `aac_codec_string`, `parse_asc`: RFC 6381 strings and ASC fields.
 """
 
+from edge_node.codecs import AacConfig, aac_codec_string, avc_codec_string, parse_asc
 from edge_node.package.cmaf.fragment import Sample, TrackRun, chunk, segment_type
 from edge_node.package.cmaf.init import Track, init_segment
-from shared.codecs import AacConfig, aac_codec_string, avc_codec_string, parse_asc
 
 __all__ = [
     "AacConfig",

@@ -10,6 +10,7 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from edge_node.codecs import parse_asc
 from edge_node.media import TrackInfo
 from edge_node.package.cmaf.boxes import (
     DATA_INFORMATION,
@@ -20,7 +21,6 @@ from edge_node.package.cmaf.boxes import (
     media_header,
     movie_header,
 )
-from shared.codecs import parse_asc
 
 _LANGUAGE_UND = 0x55C4  # 'und' packed as three 5-bit letters
 _MOVIE_TIMESCALE = 1000

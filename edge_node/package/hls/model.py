@@ -21,6 +21,8 @@ import math
 from collections import deque
 from dataclasses import dataclass, field, replace
 
+from shared.config import MEDIA_TIMING
+
 # Durations are sums of float fractions: windows compare with this much give.
 _EPSILON = 1e-6
 
@@ -31,8 +33,8 @@ PART_SLACK = 1.02
 
 @dataclass(frozen=True, slots=True)
 class PlaylistConfig:
-    segment_duration: float = 2.0
-    part_duration: float = 0.333
+    segment_duration: float = MEDIA_TIMING.segment_duration
+    part_duration: float = MEDIA_TIMING.part_duration
     live_window: float = 36.0
     dvr_window: float = 4 * 3600.0
 

@@ -18,10 +18,10 @@ import httpx
 import pytest
 import sqlite_utils
 from browser.serve import ServerThread
-from litestar import Litestar
 from websockets.sync.client import ClientConnection, connect
 
-from control_plane.chat import routes, schema
+from control_plane.app import assemble
+from control_plane.chat import providers, schema
 from control_plane.chat.deps import ChatDeps
 from shared.config import ChatSection
 from shared.tokens import TokenSigner
@@ -123,8 +123,7 @@ def signer(tmp_path: Path) -> TokenSigner:
 
 
 def start_chat(deps: ChatDeps, sndbuf: int | None = None) -> tuple[ServerThread, Chat]:
-    handlers, plugins = routes.build(deps)
-    server = ServerThread(Litestar(route_handlers=handlers, plugins=plugins, debug=True), sndbuf)
+    server = ServerThread(assemble([providers.build(deps)], debug=True), sndbuf)
     return server, Chat(server.port, deps)
 
 

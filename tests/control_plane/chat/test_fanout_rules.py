@@ -1,14 +1,15 @@
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from control_plane.chat.connections import ConnectionCounter
 from control_plane.chat.emotes import parse
 from control_plane.chat.ordering import Reorderer
 from control_plane.chat.sampling import NOTICE_FAST, NOTICE_NORMAL, Sampler
+from shared.admission import ConnectionCaps
 
 
 def msg(seq: int, role: str = "chatter", **extra: Any) -> dict[str, Any]:
@@ -124,11 +125,11 @@ def test_sampler_never_drops_deletes() -> None:
 
 
 def test_connection_counter() -> None:
-    c = ConnectionCounter(2)
-    assert c.acquire("a") and c.acquire("a") and not c.acquire("a")
-    assert c.acquire("b")
+    c = ConnectionCaps(sys.maxsize, 2)
+    assert c.admit("a") and c.admit("a") and not c.admit("a")
+    assert c.admit("b")
     c.release("a")
-    assert c.acquire("a")
+    assert c.admit("a")
     c.release("a")
     c.release("a")
     assert c.count("a") == 0

@@ -16,7 +16,7 @@ import trio
 from fleetlib import ControlPlaneProcess, control_plane_process
 
 from edge_node.fleet.enroll import EnrollmentRefused, enroll
-from edge_node.fleet.report import NodeLoad, build_report
+from edge_node.fleet.report import NodeSnapshot, build_report
 from edge_node.fleet.session import FleetSession
 from edge_node.fleet.state import NodeIdentity
 from edge_node.turnup import Check
@@ -50,7 +50,7 @@ def _config(tmp_path: Path, name: str = "edge-west") -> EdgeConfig:
 def _report(config: EdgeConfig) -> pb.NodeReport:
     checks = (Check("http_port", True, "ok"), Check("cache_dir", True, "ok"))
     return build_report(
-        config, "http://127.0.0.1:1", "rtmp://127.0.0.1:2/live", NodeLoad(checks=checks)
+        config, "http://127.0.0.1:1", "rtmp://127.0.0.1:2/live", NodeSnapshot(checks=checks)
     )
 
 

@@ -16,8 +16,8 @@ from edge_node.transcode.encoders import (
     open_video_encoder,
     probe_encoders,
 )
+from edge_node.transcode.ladder import SourceVideo, codec_string_from_avcc, plan_ladder
 from shared.config import TranscodeSection
-from shared.ladder import SourceVideo, codec_string_from_avcc, plan_ladder
 
 PLANS = plan_ladder(TranscodeSection().ladder, SourceVideo(1280, 720, 30.0))
 P480 = next(p for p in PLANS if p.name == "480p30")

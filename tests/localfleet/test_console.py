@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared.localfleet.processes import Console
+from localfleet.processes import Console
 
 LINES = [
     "2026-12-08 03:43:20,851 INFO    glasscast.edge: node up",

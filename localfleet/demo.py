@@ -1,6 +1,6 @@
 """The demo broadcaster: a test pattern with a running counter and a tone, over RTMP.
 
-Runs as its own process (`python -m shared.localfleet.demo URL`): PyAV holds the GIL
+Runs as its own process (`python -m localfleet.demo URL`): PyAV holds the GIL
 while its RTMP muxer connects, so it must never share a process with a server. It
 encodes like OBS does (H.264 with a keyframe every 2 s, AAC-LC) and paces itself to
 the wall clock; a lost connection is retried, as an encoder would.
@@ -20,7 +20,8 @@ from av.filter.context import FilterContext
 
 from shared import lifeline
 
-log = logging.getLogger("glasscast.demo")
+# Named for the module, as everywhere: run with `python -m`, __name__ is "__main__".
+log = logging.getLogger(__spec__.name if __spec__ else __name__)
 
 FPS = 30
 SAMPLE_RATE = 48_000

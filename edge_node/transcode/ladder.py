@@ -14,8 +14,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from shared import codecs
-from shared.config import RenditionEntry
+from edge_node import codecs
+from shared.config import MEDIA_TIMING, RenditionEntry
 
 AUDIO_RENDITION = "audio"
 
@@ -94,7 +94,7 @@ def plan_ladder(
     source: SourceVideo,
     *,
     audio_bitrate: int = 128_000,
-    segment_duration: float = 2.0,
+    segment_duration: float = MEDIA_TIMING.segment_duration,
 ) -> tuple[RenditionPlan, ...]:
     """The renditions to produce for `source`, in ladder order.
 

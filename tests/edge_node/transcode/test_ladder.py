@@ -4,8 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.config import RenditionEntry, TranscodeSection
-from shared.ladder import (
+from edge_node.transcode.ladder import (
     LadderError,
     SourceVideo,
     codec_string_from_asc,
@@ -14,6 +13,7 @@ from shared.ladder import (
     plan_ladder,
     scaled_size,
 )
+from shared.config import RenditionEntry, TranscodeSection
 
 LADDER = TranscodeSection().ladder
 # avcC of a 1280x720 High@3.1 stream: version 1, profile 100, compat 0, level 31.

@@ -12,14 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.config import ControlPlaneConfig, EdgeConfig, dump_toml
+from shared.config import ControlPlaneConfig, EdgeConfig, Role, dump_toml
 from shared.ports import free_port
 
 
 @dataclass(frozen=True)
 class NodeSpec:
     name: str
-    roles: tuple[str, ...]
+    roles: tuple[Role, ...]
     region: str
     prefixes: tuple[str, ...]
 

@@ -238,7 +238,7 @@ def _start_and_supervise(
     if demo:
         ingest = next(n for n in fleet.nodes if "ingest" in n.spec.roles)
         url = f"{ingest.rtmp_url}/{stream_key}"
-        argv = [sys.executable, "-m", "shared.localfleet.demo", url, "--retry"]
+        argv = [sys.executable, "-m", "localfleet.demo", url, "--retry"]
         children.append(Child("demo", argv, ties, console))
     banner = _banner(fleet, stream_key, demo, time.monotonic() - started, console.log_dir)
     print(banner, flush=True)

@@ -1,0 +1,1 @@
+"""Whoever runs the control plane: health, metrics, the event stream."""
