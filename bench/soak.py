@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import itertools
 import json
+import os
 import random
 import socket
 import sys
@@ -27,6 +28,7 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import httpx
+from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as ws_connect
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,11 +116,23 @@ def chatter(api: str, channel: str, name: str, stop: threading.Event) -> None:
             ).json()["token"]
             with ws_connect(f"{ws_url}?token={token}", ping_interval=None) as ws:
                 for n in itertools.count():
-                    if stop.wait(2.0):
+                    # Read what the room sends, as a page does: a client that never
+                    # reads is closed as too slow (1008), and the load would stop.
+                    if drain(ws, 2.0, stop):
                         return
                     ws.send(json.dumps({"type": "chat_message", "content": f"{name} {n}"}))
                     DONE["chat messages sent"] += 1
         stop.wait(2.0)
+
+
+def drain(ws: ClientConnection, seconds: float, stop: threading.Event) -> bool:
+    """Receive for `seconds`; True when the soak is stopping."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0 and not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            ws.recv(timeout=min(left, 0.5))
+            DONE["chat frames received"] += 1
+    return stop.is_set()
 
 
 def _raw(address: tuple[str, int], data: bytes, read: bool = True) -> None:
@@ -193,7 +207,15 @@ def main() -> None:
     parser.add_argument("--viewers", type=int, default=20)
     parser.add_argument("--chatters", type=int, default=5)
     parser.add_argument("--interval", type=float, default=60.0, help="seconds between samples")
+    parser.add_argument(
+        "--dvr-window",
+        type=int,
+        default=600,
+        help="the nodes' DVR window: an origin's memory grows with it until it is full, "
+        "so warm-up lasts this long (the 4 h default would outlast the soak)",
+    )
     args = parser.parse_args()
+    os.environ["GLASSCAST_DVR_WINDOW_SECONDS"] = str(args.dvr_window)
     with tempfile.TemporaryDirectory(prefix="glasscast-soak-") as tmp:
         state_dir = Path(tmp) / "fleet"
         with fleet(state_dir) as (info, root):
