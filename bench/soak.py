@@ -67,7 +67,7 @@ def _label(argv: list[str], pid: int) -> str:
     for arg in argv:
         if arg.endswith("edge.toml"):
             return Path(arg).parent.name
-    module = next((a for a in argv if a.startswith(("edge_node", "shared"))), argv[0])
+    module = next((a for a in argv if a.startswith(("edge_node", "localfleet"))), argv[0])
     return f"{module.rsplit('.', 1)[-1]}:{pid}"
 
 

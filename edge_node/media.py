@@ -24,10 +24,15 @@ MS_TIMESCALE = 1_000
 
 @dataclass(frozen=True, slots=True)
 class VideoConfig:
-    """The source's video decoder configuration (from the AVC sequence header)."""
+    """The source's video decoder configuration (from its sequence header).
 
-    codec: str  # "h264" (others are refused at ingest for now)
-    avcc: bytes  # AVCDecoderConfigurationRecord, as carried in FLV/MP4
+    Generic on purpose (every ingest protocol fills it): a codec name and the decoder
+    configuration record ISO BMFF carries for it. Frames are length-prefixed NAL units
+    for H.264/HEVC (the length size is in the record) and low-overhead OBUs for AV1.
+    """
+
+    codec: str  # "h264", "hevc" or "av1" (edge_node.codecs.VIDEO_CODECS)
+    extradata: bytes  # avcC, hvcC or av1C record, as carried in FLV/MP4
     width: int = 0  # 0 when unknown until decoded
     height: int = 0
 
@@ -46,8 +51,8 @@ class AudioConfig:
 class SourcePacket:
     """One compressed frame from the broadcaster, timestamps on the stream clock (ms).
 
-    Video data is AVCC (4-byte length-prefixed NAL units); audio data is a raw AAC
-    frame (no ADTS header).
+    Video data is length-prefixed NAL units (AV1: OBUs), as the VideoConfig says; audio
+    data is a raw AAC frame (no ADTS header).
     """
 
     kind: TrackKind
@@ -89,8 +94,10 @@ class TrackInfo:
 
     kind: TrackKind
     timescale: int
-    codec_string: str  # RFC 6381, e.g. "avc1.64001f" or "mp4a.40.2"
-    codec_private: bytes  # avcC record (video) or AudioSpecificConfig (audio)
+    # RFC 6381, e.g. "avc1.64001f", "hvc1.1.6.L93.B0" or "mp4a.40.2"; its first element
+    # is the sample entry the init segment writes.
+    codec_string: str
+    codec_private: bytes  # avcC/hvcC/av1C record (video) or AudioSpecificConfig (audio)
     width: int = 0
     height: int = 0
     fps: float = 0.0
@@ -109,7 +116,7 @@ class EncodedSample:
     pts: int
     duration: int
     keyframe: bool
-    data: bytes  # AVCC for video, raw AAC for audio
+    data: bytes  # length-prefixed NAL units (AV1: OBUs) for video, raw AAC for audio
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,9 @@ from edge_node.fleet.session import FleetSession
 from edge_node.fleet.state import NodeIdentity
 from edge_node.ingest.recorder import FlvRecorder
 from edge_node.ingest.rtmp.server import IngestSink, serve_rtmp
+from edge_node.ingest.srt.server import serve_srt
 from edge_node.ingest.tee import TeeSink
+from edge_node.ingest.whip.service import WhipIngest
 from edge_node.origin import OriginStreams
 from edge_node.record.fleet_calls import RecordingCalls
 from edge_node.record.service import NodeRecording
@@ -101,6 +103,11 @@ class Node:
             TokenVerifier.from_pem(identity.enrollment.token_public_key),
             config.http.viewer_tokens,
         )
+        # WHIP ingest: authorized and fed like RTMP, served on the HTTP port.
+        self.whip: WhipIngest | None = None
+        if (origin := self.origin) is not None:
+            authorizer = FleetAuthorizer(self.session, origin.graces, origin.continuations)
+            self.whip = WhipIngest(config.webrtc, authorizer, self._ingest_sink(origin))
         self.app = DeliveryApp(
             DeliverySources(
                 local=self.origin.live if self.origin else None,
@@ -115,6 +122,7 @@ class Node:
             viewer_facing=bool(self.roles & {"edge", "ingest"}),
             health=self._health,
             metrics_text=self._metrics_text,
+            whip=self.whip,
         )
         self._egress = _EgressMeter(self.app)
         self._registry = CollectorRegistry()
@@ -140,6 +148,19 @@ class Node:
                 )
                 host, rtmp_port = listeners[0].socket.getsockname()[:2]
                 self.bound["rtmp"] = f"{host}:{rtmp_port}"
+                if self.config.srt.enabled:
+                    srt_port = await nursery.start(
+                        serve_srt,
+                        self.config.srt,
+                        FleetAuthorizer(
+                            self.session, self.origin.graces, self.origin.continuations
+                        ),
+                        self._ingest_sink(self.origin),
+                        self.config.rtmp,
+                    )
+                    self.bound["srt"] = f"{self.config.srt.host}:{srt_port}"
+            if self.whip is not None:
+                await nursery.start(self.whip.run)
             await nursery.start(self.recording.run)
             await nursery.start(self.session.run)
             log.info(
@@ -168,6 +189,12 @@ class Node:
             return ""
         return self.config.rtmp.public_url or f"rtmp://{self.bound['rtmp']}/live"
 
+    @property
+    def srt_url(self) -> str:
+        if "srt" not in self.bound:
+            return ""
+        return self.config.srt.public_url or f"srt://{self.bound['srt']}"
+
     def _checks(self) -> tuple[turnup.Check, ...]:
         checks = [
             turnup.flag(
@@ -181,6 +208,8 @@ class Node:
         ]
         if self.origin is not None:
             checks.append(turnup.port_bound("rtmp_port", self.bound.get("rtmp")))
+            if self.config.srt.enabled:
+                checks.append(turnup.port_bound("srt_port", self.bound.get("srt")))
             checks.append(
                 turnup.flag(
                     "encoder_probe",
@@ -206,7 +235,9 @@ class Node:
             checks=self._checks(),
             encoders=self.origin.encoders if self.origin else (),
         )
-        return build_report(self.config, self.http_url, self.rtmp_url, snapshot)
+        return build_report(
+            self.config, self.http_url, self.rtmp_url, snapshot, srt_url=self.srt_url
+        )
 
     def _health(self) -> dict[str, Any]:
         return {

@@ -9,6 +9,7 @@ Every port is picked free on loopback at start; nothing here assumes the default
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +47,13 @@ class PlannedNode:
     @property
     def http_url(self) -> str:
         return f"http://{HOST}:{self.config.http.port}"
+
+    @property
+    def srt_url(self) -> str:
+        """Where broadcasters push over SRT; empty on nodes without the ingest role."""
+        if "ingest" not in self.spec.roles:
+            return ""
+        return f"srt://{HOST}:{self.config.srt.port}"
 
 
 @dataclass(frozen=True)
@@ -87,9 +95,17 @@ def plan(
         edge.paths.cache_dir = str(node_dir / "cache")
         edge.rtmp.host, edge.rtmp.port = HOST, free_port()
         edge.http.host, edge.http.port = HOST, free_port()
+        edge.srt.host, edge.srt.port = HOST, free_udp_port()
         edge.cache.max_bytes = 2 * 1024**3
         path = node_dir / "edge.toml"
         node_dir.mkdir(parents=True, exist_ok=True)
         path.write_text(dump_toml(edge))
         planned.append(PlannedNode(spec, path, edge))
     return PlannedFleet(state_dir, cp_path, cp, tuple(planned))
+
+
+def free_udp_port(host: str = HOST) -> int:
+    """A UDP port nothing is bound to right now (SRT listens on UDP, `free_port` on TCP)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])

@@ -119,6 +119,8 @@ def _fleet_json(fleet: PlannedFleet, admin_token: str, stream_key: str) -> dict[
                 "prefixes": list(n.spec.prefixes),
                 "rtmp": n.rtmp_url,
                 "http": n.http_url,
+                # Only ingest nodes listen for SRT.
+                **({"srt": n.srt_url} if n.srt_url else {}),
             }
             for n in fleet.nodes
         ],
@@ -135,6 +137,7 @@ def _banner(fleet: PlannedFleet, stream_key: str, demo: bool, started_in: float,
         f"  Play (HLS):   {fleet.http_url}/play/{DEMO_CHANNEL}.m3u8",
         f"  RTMP ingest:  {ingest.rtmp_url}/{stream_key}",
         f"                (OBS: server {ingest.rtmp_url}, stream key {stream_key})",
+        f"  SRT ingest:   {ingest.srt_url}?streamid={stream_key}",
         f"  Operator TUI: glasscast tui   (reads {fleet.state_dir / 'fleet.json'})",
         "  Demo stream:  " + ("pushing a test pattern now" if demo else "off (--no-demo)"),
         f"  Logs:         {logs}/   (warnings and errors also show here; --verbose: all)",

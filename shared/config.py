@@ -153,6 +153,46 @@ class RtmpSection(Section):
     read_coalesce: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.0
 
 
+class SrtSection(Section):
+    """SRT ingest (ingest role): MPEG-TS over SRT, the stream key in the SRT stream id."""
+
+    # Needs libsrt (Debian: libsrt1.5-gnutls, a dependency of the glasscast-edge package).
+    enabled: bool = True
+    host: str = "0.0.0.0"
+    # UDP. 0 picks a free port (tests and `glasscast up`).
+    port: Port = 9000
+    # The address broadcasters are told to use; empty means derive from host/port.
+    public_url: str = ""
+    # When set, callers must encrypt with it (SRT's own AES); SRT takes 10 to 79 characters.
+    passphrase: Annotated[
+        str,
+        msgspec.Meta(
+            pattern=r"^(|.{10,79})\Z", description="empty, or 10 to 79 characters (SRT's limits)"
+        ),
+    ] = ""
+    # Receiver buffer latency (ms): the time SRT has to recover a lost packet before it
+    # gives up on it. 120 ms is SRT's own default; lossy links want 3-4 round trips.
+    latency_ms: Annotated[int, msgspec.Meta(ge=20, le=8000)] = 120
+    # Seconds without a packet from a publishing caller before SRT declares it gone
+    # (libsrt also waits for 16 unanswered keepalive periods: about 5 s at the least).
+    idle_timeout: Annotated[float, msgspec.Meta(ge=1, le=300)] = 5.0
+    # Seconds from the handshake to the control plane's answer; past it the caller is
+    # dropped, so a broadcaster with a wrong key learns it within this.
+    authorize_timeout: PositiveFloat = 1.0
+    max_connections: PositiveInt = 200
+    # One demuxed frame (a PES packet); a 4K keyframe is a few MB.
+    max_pes_size: PositiveInt = 8 * 1024 * 1024
+
+
+class WebrtcSection(Section):
+    """WebRTC (WHIP) ingest: where ICE host candidates point and the UDP ports they use."""
+
+    # The address put in ICE host candidates; what broadcasters can reach this node at.
+    public_ip: str = "127.0.0.1"
+    udp_port_min: Port = 20000
+    udp_port_max: Port = 20999
+
+
 class ListenerLimits(Section):
     """What one client may hold of a public HTTP listener (edge and control plane)."""
 
@@ -232,6 +272,8 @@ class EdgeConfig(Section):
     control_plane: ControlPlaneLink = msgspec.field(default_factory=ControlPlaneLink)
     paths: PathsSection = msgspec.field(default_factory=PathsSection)
     rtmp: RtmpSection = msgspec.field(default_factory=RtmpSection)
+    srt: SrtSection = msgspec.field(default_factory=SrtSection)
+    webrtc: WebrtcSection = msgspec.field(default_factory=WebrtcSection)
     http: HttpSection = msgspec.field(default_factory=HttpSection)
     transcode: TranscodeSection = msgspec.field(default_factory=TranscodeSection)
     cache: CacheSection = msgspec.field(default_factory=CacheSection)
@@ -498,6 +540,8 @@ def _validate_edge(c: EdgeConfig) -> None:
     for i, r in enumerate(c.transcode.ladder):
         if not r.passthrough and (r.height <= 0 or r.video_bitrate <= 0):
             raise ConfigError(f"transcode.ladder[{i}]", "needs height and video_bitrate")
+    if c.webrtc.udp_port_min > c.webrtc.udp_port_max:
+        raise ConfigError("webrtc.udp_port_max", "must not be below udp_port_min")
 
 
 def _validate_control_plane(c: ControlPlaneConfig) -> None:

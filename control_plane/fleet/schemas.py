@@ -101,6 +101,7 @@ class NodeOut(msgspec.Struct, kw_only=True):
     prefixes: list[str]
     http_url: str
     rtmp_url: str
+    srt_url: str
     last_report_age: float | None
     load: LoadOut
     capacity: CapacityOut
@@ -137,6 +138,7 @@ def node_out(node: Node, now: float | None = None) -> NodeOut:
         prefixes=list(node.prefixes),
         http_url=node.http_url,
         rtmp_url=node.rtmp_url,
+        srt_url=node.srt_url,
         last_report_age=round(now - node.last_report_at, 3) if node.last_report_at else None,
         load=_reported(node.load, LoadOut),
         capacity=_reported(node.capacity, CapacityOut),

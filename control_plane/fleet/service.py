@@ -62,7 +62,10 @@ def node_load(capacity: dict[str, Any], load: dict[str, Any]) -> NodeLoad:
 CONTROL_PLANE_CHECK = "control_plane"
 
 # What a node reports that changes where clients are sent (load aside).
-_ROUTING_FACTS = ("roles", "region", "prefixes", "latitude", "longitude", "http_url", "rtmp_url")
+_ROUTING_FACTS = (
+    *("roles", "region", "prefixes", "latitude", "longitude"),
+    *("http_url", "rtmp_url", "srt_url"),
+)
 
 
 def _routing_facts(node: nodes.Node) -> dict[str, Any]:
@@ -74,6 +77,7 @@ def _routing_facts(node: nodes.Node) -> dict[str, Any]:
         "longitude": node.longitude,
         "http_url": node.http_url,
         "rtmp_url": node.rtmp_url,
+        "srt_url": node.srt_url,
     }
 
 
@@ -151,6 +155,7 @@ class FleetService:
             "longitude": report.longitude if report.HasField("longitude") else None,
             "http_url": report.http_url,
             "rtmp_url": report.rtmp_url,
+            "srt_url": report.srt_url,
             "capacity": _fields(report.capacity),
             "load": _fields(report.load),
             "turnup": turnup,
@@ -293,6 +298,7 @@ class FleetService:
                 prefixes=n.prefixes,
                 http_url=n.http_url,
                 rtmp_url=n.rtmp_url,
+                srt_url=n.srt_url,
                 status=n.status,
                 load=load_fraction(n),
                 latitude=n.latitude,

@@ -29,6 +29,7 @@ class NodeView:
     load: float  # egress / capacity, 0..1, when the view was taken
     latitude: float | None = None
     longitude: float | None = None
+    srt_url: str = ""  # empty when the node takes no SRT
 
     @property
     def serving(self) -> bool:

@@ -34,6 +34,7 @@ class Node:
     capacity: dict[str, Any]
     load: dict[str, Any]
     encoders: list[Any]
+    srt_url: str = ""  # "srt://host:port"; empty on nodes without SRT ingest
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Node:
@@ -56,6 +57,7 @@ class Node:
             capacity=json.loads(row["capacity"] or "{}"),
             load=json.loads(row["load"] or "{}"),
             encoders=json.loads(row["encoders"] or "[]"),
+            srt_url=row.get("srt_url") or "",
         )
 
 

@@ -15,6 +15,7 @@ from litestar.response import Redirect, Response
 from control_plane import auth, clients
 from control_plane.errors import NotFound, TooManyRequests, Unprocessable
 from control_plane.streams.channels import ChannelService
+from control_plane.streams.ingest_urls import ingest_out, srt_ingest, whip_url
 from control_plane.streams.listings import MAX_PAGE, SORTS, Listings
 from control_plane.streams.placement import Placement
 from control_plane.streams.publishing import PublishService
@@ -25,7 +26,6 @@ from control_plane.streams.schemas import (
     ChannelWithKeyOut,
     IngestEntry,
     IngestList,
-    IngestOut,
     LiveStreamOut,
     PlayOut,
     StreamEndOut,
@@ -105,8 +105,8 @@ class StreamController(Controller):
         return StreamStartOut(
             stream_id=target.stream_id,
             channel=channel.name,
-            primary=IngestOut(node=target.primary.name, url=target.primary.rtmp_url),
-            backup=IngestOut(node=backup.name, url=backup.rtmp_url) if backup else None,
+            primary=ingest_out(target.primary, channel.name, sent_key),
+            backup=ingest_out(backup, channel.name, sent_key) if backup else None,
             stream_key=sent_key,
             recommended=RECOMMENDED,
         )
@@ -152,7 +152,13 @@ class IngestController(Controller):
         return IngestList(
             ingests=[
                 IngestEntry(
-                    node=n.name, region=n.region, url=n.rtmp_url, priority=i, default=i == 0
+                    node=n.name,
+                    region=n.region,
+                    url=n.rtmp_url,
+                    priority=i,
+                    default=i == 0,
+                    srt=srt_ingest(n, None),
+                    whip_url=whip_url(n, None),
                 )
                 for i, n in enumerate(ranked)
             ]

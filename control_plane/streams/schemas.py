@@ -35,9 +35,24 @@ class ChannelWithKeyOut(ChannelOut, kw_only=True):
     stream_key: str
 
 
+class SrtIngestOut(msgspec.Struct, kw_only=True):
+    """Where to push MPEG-TS over SRT. Encoders take either the whole `url` (ffmpeg, OBS's
+    Server field) or the `address` and a stream id apart (hardware encoders, vMix): the
+    bare key or the access-control form, the node takes both. Where the key is not known
+    to the answer, it stands as `{stream_key}`."""
+
+    url: str  # srt://host:port?streamid=KEY
+    address: str  # srt://host:port
+    stream_id: str  # KEY
+    access_control_stream_id: str  # #!::r=KEY,m=publish
+
+
 class IngestOut(msgspec.Struct, kw_only=True):
     node: str
-    url: str
+    url: str  # RTMP: rtmp://host:port/live (the stream key is the stream name)
+    srt: SrtIngestOut | None = None  # None when the node takes no SRT
+    # WHIP (WebRTC): POST the SDP offer here with `Authorization: Bearer STREAM_KEY`.
+    whip_url: str | None = None
 
 
 class IngestEntry(msgspec.Struct, kw_only=True):
@@ -46,6 +61,8 @@ class IngestEntry(msgspec.Struct, kw_only=True):
     url: str
     priority: int  # 0 is the best for the asking address
     default: bool
+    srt: SrtIngestOut | None = None
+    whip_url: str | None = None  # with `{channel}` standing for the channel's name
 
 
 class IngestList(msgspec.Struct, kw_only=True):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from edge_node.deliver import objects
+from edge_node.deliver import objects, whip_routes
 from edge_node.deliver.cache import SegmentCache
 from edge_node.deliver.fill import Fill, UpstreamBroken
 from edge_node.deliver.http import Request
@@ -61,8 +61,12 @@ class DeliveryApp:
         viewer_facing: bool = True,
         health: Callable[[], Mapping[str, Any]] = dict,
         metrics_text: Callable[[], bytes] = bytes,
+        whip: whip_routes.WhipEndpoint | None = None,
     ) -> None:
         self.sources = sources
+        # WHIP ingest (ingest nodes): the only routes taking POST and DELETE.
+        self._whip = whip
+        self.write_methods = whip_routes.WRITE_METHODS if whip is not None else frozenset()
         self.sessions = sessions
         self._verifier = node_verifier
         # A shield serves nodes only: every media route then needs a node assertion.
@@ -82,6 +86,10 @@ class DeliveryApp:
             route = parse_target(request.target)
         except BadTarget as exc:
             return self._count("other", objects.error(exc.status, str(exc)), "local")
+        if route.kind is RouteKind.WHIP:
+            return await whip_routes.handle(self._whip, request, route, client)
+        if request.method in whip_routes.WRITE_METHODS:
+            return self._count("other", objects.error(405, "method not allowed"), "local")
         if request.method == b"OPTIONS":
             return objects.preflight()
         if route.kind is RouteKind.HEALTHZ:

@@ -26,6 +26,8 @@ class RouteKind(Enum):
     VOD = "vod"
     HEALTHZ = "healthz"
     METRICS = "metrics"
+    # WHIP ingest: /whip/<channel> (stream_id) and /whip/<channel>/<session> (name).
+    WHIP = "whip"
 
 
 class BadTarget(ValueError):
@@ -94,6 +96,10 @@ def _route(parts: list[str], query: tuple[tuple[str, str], ...]) -> Route:
             return Route(RouteKind.MEDIA, stream_id, rendition, "index.m3u8", query=query)
         case ["live", stream_id, rendition, name]:
             return Route(RouteKind.FILE, stream_id, rendition, name)
+        case ["whip", channel]:
+            return Route(RouteKind.WHIP, channel)
+        case ["whip", channel, session]:
+            return Route(RouteKind.WHIP, channel, name=session)
         case ["vod", vod_id, *rest] if rest:
             return Route(RouteKind.VOD, vod_id, parts=tuple(rest))
     raise BadTarget(404, "no such route")

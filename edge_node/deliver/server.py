@@ -48,7 +48,12 @@ async def serve_http(
 ) -> None:
     """Listen on `config.host:port` and serve `app` until cancelled; starts with the port."""
     tls = _tls_context(config)
-    limits = Limits(max_header_bytes=config.max_header_bytes, max_headers=config.max_headers)
+    limits = Limits(
+        max_header_bytes=config.max_header_bytes,
+        max_headers=config.max_headers,
+        # An app taking more than GET/HEAD/OPTIONS (WHIP ingest) says so.
+        extra_methods=getattr(app, "write_methods", frozenset()),
+    )
     caps = caps if caps is not None else _caps(config)
     listeners = await trio.open_tcp_listeners(config.port, host=config.host, backlog=4096)
     try:

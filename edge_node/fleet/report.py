@@ -52,7 +52,7 @@ class NodeSnapshot:
 
 
 def build_report(
-    config: EdgeConfig, http_url: str, rtmp_url: str, snapshot: NodeSnapshot
+    config: EdgeConfig, http_url: str, rtmp_url: str, snapshot: NodeSnapshot, *, srt_url: str = ""
 ) -> pb.NodeReport:
     node = config.node
     report = pb.NodeReport(
@@ -61,6 +61,7 @@ def build_report(
         prefixes=node.prefixes,
         http_url=http_url,
         rtmp_url=rtmp_url,
+        srt_url=srt_url,
         version=VERSION,
         capacity=pb.Capacity(
             egress_bps=node.egress_capacity_bps,

@@ -28,18 +28,33 @@ def tag(type_id: int, timestamp: int, body: bytes) -> bytes:
     return header + body + struct.pack(">I", 11 + len(body))
 
 
+# HEVC and AV1 are written the Enhanced RTMP way (FFmpeg 6.1+ reads them back).
+_FOURCCS = {"hevc": b"hvc1", "av1": b"av01"}
+_EX_HEADER = 0x80
+_SEQUENCE_START, _CODED_FRAMES = 0, 1
+
+
 def config_tags(config: SourceConfig, timestamp: int) -> bytes:
     out = b""
-    if config.video is not None:
-        out += tag(_VIDEO, timestamp, b"\x17\x00\x00\x00\x00" + config.video.avcc)
+    if (video := config.video) is not None:
+        if (fourcc := _FOURCCS.get(video.codec)) is not None:
+            head = bytes((_EX_HEADER | 0x10 | _SEQUENCE_START,)) + fourcc
+        else:
+            head = b"\x17\x00\x00\x00\x00"
+        out += tag(_VIDEO, timestamp, head + video.extradata)
     if config.audio is not None:
         out += tag(_AUDIO, timestamp, bytes((_AAC_HEADER, 0)) + config.audio.asc)
     return out
 
 
-def packet_tag(packet: SourcePacket) -> bytes:
+def packet_tag(packet: SourcePacket, video_codec: str = "h264") -> bytes:
     if packet.kind == "audio":
         return tag(_AUDIO, packet.dts, bytes((_AAC_HEADER, 1)) + packet.data)
-    head = 0x17 if packet.keyframe else 0x27
+    frame_type = 0x10 if packet.keyframe else 0x20
     offset = (packet.pts - packet.dts).to_bytes(3, "big", signed=True)
-    return tag(_VIDEO, packet.dts, bytes((head, 1)) + offset + packet.data)
+    if (fourcc := _FOURCCS.get(video_codec)) is None:
+        return tag(_VIDEO, packet.dts, bytes((frame_type | 7, 1)) + offset + packet.data)
+    head = bytes((_EX_HEADER | frame_type | _CODED_FRAMES,)) + fourcc
+    # AV1's CodedFrames carry no composition offset; HEVC's do.
+    body = head + (b"" if video_codec == "av1" else offset) + packet.data
+    return tag(_VIDEO, packet.dts, body)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -61,11 +62,11 @@ class FlvRecorder:
         file = await trio.to_thread.run_sync(path.open, "wb")
         try:
             await trio.to_thread.run_sync(file.write, flv.FILE_HEADER)
-            last_dts = 0
+            state = _FileState()
             async with receive:
                 # One thread hop per burst instead of per frame.
                 async for batch in bursts(receive):
-                    last_dts = await trio.to_thread.run_sync(_write_batch, file, batch, last_dts)
+                    await trio.to_thread.run_sync(_write_batch, file, batch, state)
         finally:
             # Shielded: a cancelled stream still leaves a closed, readable file behind.
             with trio.CancelScope(shield=True):
@@ -76,12 +77,19 @@ class FlvRecorder:
         log.info("recorder: wrote %s", path)
 
 
-def _write_batch(file: BinaryIO, batch: list[SourceEvent], last_dts: int) -> int:
-    """Write a burst of events; returns the last dts written (config tags sit there)."""
+@dataclass(slots=True)
+class _FileState:
+    last_dts: int = 0  # config tags sit at the last frame's time
+    video_codec: str = "h264"  # how video tags are framed (legacy or Enhanced RTMP)
+
+
+def _write_batch(file: BinaryIO, batch: list[SourceEvent], state: _FileState) -> None:
+    """Write a burst of events, keeping what the next burst's tags depend on."""
     for event in batch:
         if isinstance(event, SourceConfig):
-            file.write(flv.config_tags(event, last_dts))
+            if event.video is not None:
+                state.video_codec = event.video.codec
+            file.write(flv.config_tags(event, state.last_dts))
         elif isinstance(event, SourcePacket):
-            last_dts = event.dts
-            file.write(flv.packet_tag(event))
-    return last_dts
+            state.last_dts = event.dts
+            file.write(flv.packet_tag(event, state.video_codec))

@@ -37,7 +37,7 @@ from edge_node.media import (
     SourceDiscontinuity,
     SourceEnd,
 )
-from edge_node.package.cmaf import aac_codec_string, avc_codec_string
+from edge_node.package.cmaf import aac_codec_string, track_codec_string
 from edge_node.package.files import remove_all, write_atomic
 from edge_node.package.hls import Evicted, MediaPlaylist, PlaylistConfig
 from edge_node.package.names import part_name, segment_name
@@ -125,7 +125,7 @@ class Rendition:
         video, audio = self.segmenter.tracks
         codecs = []
         if video is not None:
-            codecs.append(avc_codec_string(video.codec_private))
+            codecs.append(track_codec_string(video))
         if audio is not None:
             codecs.append(aac_codec_string(audio.codec_private))
         return ",".join(codecs)

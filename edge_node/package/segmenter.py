@@ -30,11 +30,11 @@ from edge_node.package.cmaf import (
     Sample,
     Track,
     TrackRun,
-    avc_codec_string,
     chunk,
     init_segment,
     parse_asc,
     segment_type,
+    track_codec_string,
 )
 from edge_node.package.hls.model import PART_SLACK
 from edge_node.package.names import init_name
@@ -352,7 +352,7 @@ class Segmenter:
 def _check_tracks(video: TrackInfo | None, audio: TrackInfo | None) -> None:
     """Refuse codec configurations the init segment could not describe, up front."""
     if video is not None:
-        avc_codec_string(video.codec_private)
+        track_codec_string(video)
         if not (0 < video.width < 65536 and 0 < video.height < 65536):
             raise ValueError(f"video size {video.width}x{video.height}")
     if audio is not None:

@@ -18,6 +18,7 @@ from pathlib import Path
 import av
 import trio
 
+from edge_node.codecs import sample_entry
 from edge_node.package.registry import LiveStreams
 from edge_node.record.clip_cut import cut_clip
 from edge_node.record.clip_range import ClipPlan, OutsideWindow, plan_clip
@@ -111,11 +112,18 @@ class Clipper:
         )
 
     def _top(self, stream_id: str) -> tuple[VodRendition, float] | None:
-        """The tallest rendition's window and where it starts on the stream's timeline."""
+        """The tallest H.264 rendition's window and where it starts on the stream's timeline."""
         packager = self._live.packager(stream_id)
         if packager is None:
             return None
-        renditions = [rendition_of(packager, name) for name in packager.renditions]
+        # clip_cut splices a libx264 re-encode onto copied GOPs: only an H.264 rendition
+        # can take that, so an HEVC or AV1 source's clip comes from its tallest H.264 one.
+        renditions = [
+            rendition_of(packager, name)
+            for name, rendition in packager.renditions.items()
+            if (track := rendition.segmenter.tracks[0]) is not None
+            and sample_entry(track.codec_string) == "avc1"
+        ]
         video = [r for r in renditions if r.height and r.segments]
         if not video:
             return None

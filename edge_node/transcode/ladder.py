@@ -61,8 +61,9 @@ class SourceVideo:
     width: int
     height: int
     fps: float = 0.0  # 0 when not known yet
-    avcc: bytes = b""  # the source's AVCDecoderConfigurationRecord, for passthrough
+    extradata: bytes = b""  # the source's avcC/hvcC/av1C record, for passthrough
     bitrate: int = 0  # measured or announced bits/s, 0 when unknown
+    codec: str = "h264"  # the source's codec, which only the passthrough keeps
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +79,10 @@ class RenditionPlan:
     maxrate: int
     bufsize: int
     profile: str  # "baseline" | "main" | "high" (passthrough: the source's)
-    level: int  # level_idc, e.g. 31 for 3.1
-    codec_string: str  # RFC 6381 "avc1.PPCCLL" expected from the encoder
+    level: int  # level_idc, e.g. 31 for 3.1 (passthrough: in the source codec's units)
+    # RFC 6381: "avc1.PPCCLL" expected from the encoder; passthrough: the source's own,
+    # which is "hvc1..." or "av01..." for an HEVC or AV1 source.
+    codec_string: str
     bandwidth: int  # peak bits/s incl. audio and container, for BANDWIDTH
     average_bandwidth: int  # for AVERAGE-BANDWIDTH
 
@@ -142,6 +145,14 @@ def codec_string_from_avcc(avcc: bytes) -> str:
         raise LadderError(str(exc)) from None
 
 
+def codec_string_from_record(codec: str, record: bytes) -> str:
+    """RFC 6381 codec string of a source from its decoder configuration record."""
+    try:
+        return codecs.video_codec_string(codec, record)
+    except ValueError as exc:
+        raise LadderError(str(exc)) from None
+
+
 def codec_string_from_asc(asc: bytes) -> str:
     """RFC 6381 codec string from an AAC AudioSpecificConfig: mp4a.40.<object type>."""
     try:
@@ -153,12 +164,11 @@ def codec_string_from_asc(asc: bytes) -> str:
 def _passthrough_plan(
     entry: RenditionEntry, source: SourceVideo, audio_bitrate: int
 ) -> RenditionPlan:
-    if source.avcc:
-        codec_string = codec_string_from_avcc(source.avcc)
-        profile_idc, level = source.avcc[1], source.avcc[3]
+    if source.extradata:
+        codec_string = codec_string_from_record(source.codec, source.extradata)
+        profile, level = _source_profile_level(source.codec, source.extradata)
     else:
-        codec_string, profile_idc, level = "", 0, 0
-    profile = next((p for p, idc in _PROFILES.items() if idc == profile_idc), str(profile_idc))
+        codec_string, profile, level = "", "0", 0
     # A source's rate is only an observation; the peak gets headroom a CBR target does not.
     peak = int(source.bitrate * 1.5)
     return RenditionPlan(
@@ -176,6 +186,23 @@ def _passthrough_plan(
         bandwidth=_with_audio(peak, audio_bitrate) if source.bitrate else 0,
         average_bandwidth=_with_audio(source.bitrate, audio_bitrate) if source.bitrate else 0,
     )
+
+
+# HEVC general_profile_idc (H.265 Annex A) -> name; AV1 seq_profile -> name.
+_HEVC_PROFILES = {1: "main", 2: "main10", 3: "main-still-picture", 4: "rext"}
+_AV1_PROFILES = {0: "main", 1: "high", 2: "professional"}
+
+
+def _source_profile_level(codec: str, record: bytes) -> tuple[str, int]:
+    """Profile name and level of the source as its own codec counts them."""
+    if codec == "hevc":
+        idc = record[1] & 0x1F
+        return _HEVC_PROFILES.get(idc, str(idc)), record[12]
+    if codec == "av1":
+        return _AV1_PROFILES.get(record[1] >> 5, str(record[1] >> 5)), record[1] & 0x1F
+    profile_idc = record[1]
+    name = next((p for p, idc in _PROFILES.items() if idc == profile_idc), str(profile_idc))
+    return name, record[3]
 
 
 def _encoded_plan(

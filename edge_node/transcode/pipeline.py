@@ -19,6 +19,9 @@ from dataclasses import dataclass
 
 import av
 
+from edge_node.av1 import sample_obus
+from edge_node.codecs import hevc_length_size
+from edge_node.hevc import drop_repeated_parameter_sets, record_parameter_sets
 from edge_node.media import (
     AudioConfig,
     EncodedEvent,
@@ -33,7 +36,7 @@ from edge_node.media import (
     VideoConfig,
 )
 from edge_node.transcode.audio import AudioError, AudioTrack
-from edge_node.transcode.avc import AvcError, normalize_avcc, parse_avcc_config
+from edge_node.transcode.avc import normalize_avcc, parse_avcc_config
 from edge_node.transcode.encoders import VIDEO_TIMEBASE
 from edge_node.transcode.ladder import (
     AUDIO_RENDITION,
@@ -85,8 +88,9 @@ class Pipeline:
         self._grid = SegmentGrid(round(settings.segment_duration * 90_000))
         self._lag = LagMonitor(settings.shed_lag_seconds, cooldown=2 * settings.segment_duration)
         self._config: SourceConfig | None = None
-        self._avcc = b""
-        self._length_size = 4
+        self._video: VideoConfig | None = None
+        self._length_size = 4  # of the source's NAL units; 0 for AV1 (OBUs, no NALs)
+        self._hevc_sets: frozenset[bytes] = frozenset()  # the HEVC source's hvcC holds these
         self._decoder: VideoDecoder | None = None
         self._audio: AudioTrack | None = None
         self._encoders: dict[str, RenditionEncoder] = {}
@@ -151,7 +155,7 @@ class Pipeline:
             reason = self._guard.take_pending() or "source configuration changed"
             self._restart(reason, restart_audio=False)
         self._config = config
-        self._decoder, self._audio = None, None
+        self._decoder, self._audio, self._video = None, None, None
         if config.video is not None:
             self._open_video(config.video)
         if config.audio is not None:
@@ -160,12 +164,14 @@ class Pipeline:
 
     def _open_video(self, video: VideoConfig) -> None:
         try:
-            self._length_size = parse_avcc_config(video.avcc).length_size
-        except AvcError as exc:
+            self._length_size = _length_size(video)
+        except ValueError as exc:  # AvcError included
             log.warning("ignoring video with a bad decoder configuration: %s", exc)
             return
-        self._avcc = video.avcc
-        self._decoder = VideoDecoder(video.avcc)
+        self._video = video
+        hevc = video.codec == "hevc"
+        self._hevc_sets = record_parameter_sets(video.extradata) if hevc else frozenset()
+        self._decoder = VideoDecoder(video.codec, video.extradata)
 
     def _open_audio(self, audio: AudioConfig) -> None:
         try:
@@ -190,8 +196,8 @@ class Pipeline:
         if self._decoder is None or (self._need_keyframe and not packet.keyframe):
             return
         try:
-            data = normalize_avcc(packet.data, self._length_size)
-        except AvcError as exc:
+            data = self._normalize(packet.data)
+        except ValueError as exc:  # AvcError included
             # The decoder conceals the loss; the passthrough copy cannot, so it resyncs.
             log.debug("dropping a malformed access unit: %s", exc)
             if self._passthrough is not None:
@@ -206,6 +212,17 @@ class Pipeline:
             return
         for frame in self._decoder.decode(data, retimed.dts, retimed.pts, packet.keyframe):
             self._frame(frame)
+
+    def _normalize(self, data: bytes) -> bytes:
+        """A source frame as the packager stores it: 4-byte NAL lengths (HEVC: without
+        copies of the hvcC's parameter sets), or AV1 OBUs without temporal delimiters.
+        ValueError on framing that does not parse."""
+        if not self._length_size:
+            return sample_obus(data)
+        data = normalize_avcc(data, self._length_size)
+        if self._hevc_sets:
+            return drop_repeated_parameter_sets(data, self._hevc_sets)
+        return data
 
     def _pass_through(self, dts: int, pts: int, keyframe: bool, data: bytes) -> None:
         if self._passthrough is not None:
@@ -240,7 +257,11 @@ class Pipeline:
 
     def _start_video(self, size: tuple[int, int]) -> None:
         assert self._decoder is not None
-        source = SourceVideo(size[0], size[1], self._decoder.fps, self._avcc)
+        video = self._video
+        assert video is not None
+        source = SourceVideo(
+            size[0], size[1], self._decoder.fps, video.extradata, codec=video.codec
+        )
         settings = self._settings
         try:
             plans = plan_ladder(
@@ -259,7 +280,7 @@ class Pipeline:
         self._emit(LadderPlanned(tuple(plan.name for plan in plans)))
         for plan in plans:
             if plan.passthrough:
-                self._passthrough = PassthroughTrack(plan, self._avcc, audio, self._emit)
+                self._passthrough = PassthroughTrack(plan, video.extradata, audio, self._emit)
                 continue
             encoder = RenditionEncoder(
                 plan,
@@ -312,7 +333,8 @@ class Pipeline:
             for frame in self._decoder.flush():
                 self._frame(frame)
             # A flushed decoder has seen end-of-stream; what follows needs a fresh one.
-            self._decoder = VideoDecoder(self._avcc) if self._avcc and reopen else None
+            video = self._video if reopen else None
+            self._decoder = VideoDecoder(video.codec, video.extradata) if video else None
         if self._passthrough is not None:
             self._passthrough.flush()
         for encoder in self._encoders.values():
@@ -344,3 +366,20 @@ class Pipeline:
         if done and None not in done:
             return min(d for d in done if d is not None) / 90_000
         return self._last_pts / 90_000
+
+
+def _length_size(video: VideoConfig) -> int:
+    """The NAL length size of the source's frames; 0 when they are not NAL units (AV1).
+
+    Raises ValueError for a record that is not what the codec says, or a codec the
+    ladder has no decoder for.
+    """
+    if video.codec == "h264":
+        return parse_avcc_config(video.extradata).length_size
+    if video.codec == "hevc":
+        return hevc_length_size(video.extradata)
+    if video.codec == "av1":
+        if video.extradata[:1] != b"\x81":
+            raise ValueError("not an AV1CodecConfigurationRecord")
+        return 0
+    raise ValueError(f"no decoder for video codec {video.codec!r}")

@@ -84,12 +84,19 @@ class ScaledFrames:
         return None
 
 
-class VideoDecoder:
-    """Decodes AVCC access units with the source's avcC; errors drop the packet."""
+# The media path's codec name -> the FFmpeg decoder. FFmpeg's native "av1" decoder only
+# drives hardware; dav1d is its software AV1 decoder (and the fastest there is).
+DECODERS = {"h264": "h264", "hevc": "hevc", "av1": "libdav1d"}
 
-    def __init__(self, avcc: bytes) -> None:
-        self._ctx = cast(av.VideoCodecContext, av.codec.CodecContext.create("h264", "r"))
-        self._ctx.extradata = avcc
+
+class VideoDecoder:
+    """Decodes the source's frames with its decoder configuration record as extradata
+    (avcC, hvcC or av1C: FFmpeg reads each); errors drop the packet."""
+
+    def __init__(self, codec: str, extradata: bytes) -> None:
+        decoder = DECODERS[codec]
+        self._ctx = cast(av.VideoCodecContext, av.codec.CodecContext.create(decoder, "r"))
+        self._ctx.extradata = extradata
         # One thread: frame threads cost ~10% more CPU and a frame of delay, and the
         # rendition threads already keep every core busy while the feeder decodes.
         self._ctx.thread_count = 1
@@ -246,9 +253,15 @@ class RenditionEncoder:
 
 
 class PassthroughTrack:
-    """The source rendition: the broadcaster's packets, re-timed to 90 kHz, no re-encode."""
+    """The source rendition: the broadcaster's packets, re-timed to 90 kHz, no re-encode.
 
-    def __init__(self, plan: RenditionPlan, avcc: bytes, audio: TrackInfo | None, emit: Emit):
+    It keeps the source codec (H.264, HEVC or AV1); `plan.codec_string` names it from
+    the source's record, which the init segment carries as is.
+    """
+
+    def __init__(
+        self, plan: RenditionPlan, extradata: bytes, audio: TrackInfo | None, emit: Emit
+    ) -> None:
         self.plan = plan
         self._emit = emit
         self._holder = SampleHolder(plan.name, "video", round(90_000 / (plan.fps or 30.0)))
@@ -256,8 +269,8 @@ class PassthroughTrack:
         track = TrackInfo(
             kind="video",
             timescale=90_000,
-            codec_string=plan.codec_string or codec_string_from_avcc(avcc),
-            codec_private=avcc,
+            codec_string=plan.codec_string or codec_string_from_avcc(extradata),
+            codec_private=extradata,
             width=plan.width,
             height=plan.height,
             fps=plan.fps,

@@ -88,7 +88,7 @@ class StreamReport(_message.Message):
     def __init__(self, stream_id: _Optional[str] = ..., channel: _Optional[str] = ..., origin: _Optional[bool] = ..., viewer_sessions: _Optional[int] = ..., session_hashes: _Optional[_Iterable[int]] = ..., ingest_bitrate: _Optional[float] = ..., ingest_fps: _Optional[float] = ..., transcode_lag: _Optional[float] = ..., renditions: _Optional[_Iterable[str]] = ..., state: _Optional[str] = ..., media_sequence: _Optional[int] = ..., discontinuity_sequence: _Optional[int] = ...) -> None: ...
 
 class NodeReport(_message.Message):
-    __slots__ = ("seq", "sent_at", "roles", "region", "prefixes", "latitude", "longitude", "http_url", "rtmp_url", "capacity", "load", "streams", "turnup", "encoders", "version")
+    __slots__ = ("seq", "sent_at", "roles", "region", "prefixes", "latitude", "longitude", "http_url", "rtmp_url", "capacity", "load", "streams", "turnup", "encoders", "version", "srt_url")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     SENT_AT_FIELD_NUMBER: _ClassVar[int]
     ROLES_FIELD_NUMBER: _ClassVar[int]
@@ -104,6 +104,7 @@ class NodeReport(_message.Message):
     TURNUP_FIELD_NUMBER: _ClassVar[int]
     ENCODERS_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    SRT_URL_FIELD_NUMBER: _ClassVar[int]
     seq: int
     sent_at: float
     roles: _containers.RepeatedScalarFieldContainer[str]
@@ -119,7 +120,8 @@ class NodeReport(_message.Message):
     turnup: _containers.RepeatedCompositeFieldContainer[TurnupCheck]
     encoders: _containers.RepeatedCompositeFieldContainer[Encoder]
     version: str
-    def __init__(self, seq: _Optional[int] = ..., sent_at: _Optional[float] = ..., roles: _Optional[_Iterable[str]] = ..., region: _Optional[str] = ..., prefixes: _Optional[_Iterable[str]] = ..., latitude: _Optional[float] = ..., longitude: _Optional[float] = ..., http_url: _Optional[str] = ..., rtmp_url: _Optional[str] = ..., capacity: _Optional[_Union[Capacity, _Mapping]] = ..., load: _Optional[_Union[Load, _Mapping]] = ..., streams: _Optional[_Iterable[_Union[StreamReport, _Mapping]]] = ..., turnup: _Optional[_Iterable[_Union[TurnupCheck, _Mapping]]] = ..., encoders: _Optional[_Iterable[_Union[Encoder, _Mapping]]] = ..., version: _Optional[str] = ...) -> None: ...
+    srt_url: str
+    def __init__(self, seq: _Optional[int] = ..., sent_at: _Optional[float] = ..., roles: _Optional[_Iterable[str]] = ..., region: _Optional[str] = ..., prefixes: _Optional[_Iterable[str]] = ..., latitude: _Optional[float] = ..., longitude: _Optional[float] = ..., http_url: _Optional[str] = ..., rtmp_url: _Optional[str] = ..., capacity: _Optional[_Union[Capacity, _Mapping]] = ..., load: _Optional[_Union[Load, _Mapping]] = ..., streams: _Optional[_Iterable[_Union[StreamReport, _Mapping]]] = ..., turnup: _Optional[_Iterable[_Union[TurnupCheck, _Mapping]]] = ..., encoders: _Optional[_Iterable[_Union[Encoder, _Mapping]]] = ..., version: _Optional[str] = ..., srt_url: _Optional[str] = ...) -> None: ...
 
 class Upstream(_message.Message):
     __slots__ = ("stream_id", "channel", "origin_node", "origin_http_url", "shield_node", "shield_http_url")

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from control_plane.store import database
+from control_plane.store import database, nodes
 
 
 def test_empty_database_migrates_to_latest(tmp_path: Path) -> None:
     db = database.connect(tmp_path / "cp.db")
-    assert database.schema_version(db) == database.LATEST_VERSION == 4
+    assert database.schema_version(db) == database.LATEST_VERSION == 5
     assert {"nodes", "enrollment_tokens", "channels", "streams"} <= set(db.table_names())
     assert {"chat_rooms", "chat_moderators", "chat_banned_words"} <= set(db.table_names())
     assert "vods" in db.table_names()
@@ -49,8 +49,22 @@ def test_version_2_with_data_migrates_to_latest_adding_chat_and_vods(tmp_path: P
     db.conn.commit()
     db.close()
     db = database.connect(path)
-    assert database.schema_version(db) == 4
+    assert database.schema_version(db) == 5
     assert db.table("channels").get("demo")["stream_key_hash"] == "h"
     assert {"chat_rooms", "vods"} <= set(db.table_names())
-    assert database.migrate(db) == 4
+    assert database.migrate(db) == 5
+    db.close()
+
+
+def test_version_4_nodes_gain_an_empty_srt_url(tmp_path: Path) -> None:
+    path = tmp_path / "cp.db"
+    db = database.connect(path, migrate_to_latest=False)
+    database.migrate(db, target=4)
+    db.table("nodes").insert({"name": "n1", "status": "healthy", "enrolled_at": 3.0})
+    db.conn.commit()
+    db.close()
+    db = database.connect(path)
+    assert database.schema_version(db) == 5
+    node = nodes.get(db, "n1")
+    assert node is not None and node.srt_url == ""
     db.close()

@@ -39,6 +39,8 @@ class _Parse:
         self._target = bytearray()
         self._headers: list[tuple[bytes, bytes]] = []
         self._body_bytes = 0
+        self._body = bytearray()
+        self._keep_body = False
         self._content_length_seen = False
 
     def _fail(self, status: int, reason: str) -> None:
@@ -51,6 +53,8 @@ class _Parse:
         self._target = bytearray()
         self._headers = []
         self._body_bytes = 0
+        self._body = bytearray()
+        self._keep_body = False
         self._content_length_seen = False
 
     def on_url(self, url: bytes) -> None:
@@ -74,13 +78,18 @@ class _Parse:
     def on_headers_complete(self) -> None:
         self.in_head = False
         assert self.parser is not None
-        if self.parser.get_method() not in _ALLOWED_METHODS:
+        method = self.parser.get_method()
+        if method not in _ALLOWED_METHODS and method not in self.limits.extra_methods:
             self._fail(405, "method not allowed")
+        self._keep_body = method == b"POST"
 
     def on_body(self, body: bytes) -> None:
         self._body_bytes += len(body)
-        if self._body_bytes > self.limits.max_body_bytes:
+        limit = self.limits.max_post_body_bytes if self._keep_body else self.limits.max_body_bytes
+        if self._body_bytes > limit:
             self._fail(413, "request body too large")
+        elif self._keep_body:
+            self._body += body
 
     def on_message_complete(self) -> None:
         self.in_message = False
@@ -95,6 +104,7 @@ class _Parse:
                 headers=tuple(self._headers),
                 http_version=parser.get_http_version(),
                 keep_alive=parser.should_keep_alive(),
+                body=bytes(self._body) if self._keep_body else b"",
             )
         )
 

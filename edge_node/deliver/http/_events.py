@@ -26,6 +26,8 @@ class Request:
     headers: tuple[tuple[bytes, bytes], ...]
     http_version: str
     keep_alive: bool
+    # Kept only for POST (`Limits.extra_methods`); empty otherwise.
+    body: bytes = b""
 
     def header(self, name: bytes) -> bytes | None:
         """The first value of header `name` (lower-case), or None."""

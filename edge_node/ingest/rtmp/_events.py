@@ -39,10 +39,11 @@ class Metadata:
 
 @dataclass(frozen=True, slots=True)
 class CodecConfig:
-    """A sequence header: AVCDecoderConfigurationRecord or AAC AudioSpecificConfig."""
+    """A sequence header: the video decoder configuration record (avcC, hvcC or av1C) or
+    the AAC AudioSpecificConfig."""
 
     kind: TrackKind
-    codec: str  # "h264" or "aac"
+    codec: str  # "h264", "hevc", "av1" or "aac"
     data: bytes
     width: int = 0  # from the SPS; 0 when it could not be read
     height: int = 0
@@ -58,7 +59,7 @@ class MediaPacket:
     dts: int
     pts: int
     keyframe: bool
-    data: bytes  # AVCC NAL units for video, a raw AAC frame for audio
+    data: bytes  # length-prefixed NAL units (AV1: OBUs) for video, a raw AAC frame for audio
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,11 @@
 """FLV-style audio and video message bodies, and the codec headers inside them.
 
-RTMP carries the body of an FLV tag in each audio (8) and video (9) message. We accept
-H.264 and AAC; everything else, including Enhanced RTMP's FourCC codecs (HEVC, AV1,
-VP9, Opus...), is recognised and refused with `UnsupportedMedia` so the connection can
-tell the encoder why instead of passing garbage downstream.
+RTMP carries the body of an FLV tag in each audio (8) and video (9) message. We take
+H.264 the legacy way (codec id 7), and H.264, HEVC and AV1 the Enhanced RTMP way (the
+IsExHeader bit, a FourCC, a PacketType: what OBS 29+ and FFmpeg 6.1+ send); audio is
+AAC. Everything else (VP9, the pre-standard codec id 12, Opus, multitrack...) is
+recognised and refused with `UnsupportedMedia` so the connection can tell the encoder
+why instead of passing garbage downstream.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ class UnsupportedMedia(Exception):
 
 @dataclass(frozen=True, slots=True)
 class VideoBody:
-    config: bool  # an AVC sequence header rather than a frame
+    config: bool  # a sequence header (avcC, hvcC or av1C) rather than a frame
     keyframe: bool
     composition_offset: int  # pts - dts in ms
     data: bytes
+    codec: str = "h264"  # the media path's name: "h264", "hevc" or "av1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +52,25 @@ _AUDIO_CODECS = {
     14: "mp3-8k",
 }
 _FOURCC_NAMES = {b"hvc1": "hevc", b"av01": "av1", b"vp09": "vp9", b"avc1": "h264"}
+_ACCEPTED_FOURCCS = frozenset({b"hvc1", b"av01", b"avc1"})
+_KEYFRAME = 1
 _VIDEO_INFO_FRAME = 5
-_ENHANCED_METADATA = 4
 _AAC = 10
 _EX_AUDIO_HEADER = 9
+
+# Enhanced RTMP PacketType (the low nibble of the first byte when IsExHeader is set).
+_SEQUENCE_START = 0
+_CODED_FRAMES = 1  # with a SI24 composition time offset (AVC and HEVC only)
+_SEQUENCE_END = 2
+_CODED_FRAMES_X = 3  # composition time offset implied zero
+_METADATA = 4  # AMF colorInfo / HDR metadata: nothing the ladder uses
+_MPEG2TS_SEQUENCE_START = 5  # AV1's TS descriptor; av1C comes in SequenceStart too
+_MULTITRACK = 6
+_MOD_EX = 7
+
+# The smallest decoder configuration records: avcC and av1C headers, hvcC up to its
+# numOfArrays. Shorter ones cannot be what they claim to be.
+_MIN_RECORD = {"h264": 7, "hevc": 23, "av1": 4}
 
 
 def parse_video(body: bytes) -> VideoBody | None:
@@ -84,14 +102,47 @@ def parse_video(body: bytes) -> VideoBody | None:
 
 
 def _parse_enhanced_video(body: bytes) -> VideoBody | None:
+    """ExVideoTagHeader: [1 IsExHeader | 3 FrameType | 4 PacketType] FourCC, then the body."""
+    frame_type, packet_type = (body[0] >> 4) & 0x07, body[0] & 0x0F
+    if packet_type in (_MULTITRACK, _MOD_EX):
+        # v2 of the spec: the FourCC is not where v1 puts it, so it cannot be named.
+        raise UnsupportedMedia("Enhanced RTMP multitrack and ModEx video are not supported")
+    if frame_type == _VIDEO_INFO_FRAME and packet_type != _METADATA:
+        return None  # a command frame (seek start/end): one UI8 and no FourCC
     if len(body) < 5:
         raise RtmpProtocolError("Enhanced RTMP video message shorter than its header")
-    frame_type, packet_type = (body[0] >> 4) & 0x07, body[0] & 0x0F
-    if frame_type == _VIDEO_INFO_FRAME or packet_type == _ENHANCED_METADATA:
+    if packet_type == _METADATA:
         return None
     fourcc = bytes(body[1:5])
-    name = _FOURCC_NAMES.get(fourcc, fourcc.decode("latin-1"))
-    raise UnsupportedMedia(f"Enhanced RTMP video codec {name!r} is not supported; send H.264")
+    if fourcc not in _ACCEPTED_FOURCCS:
+        name = _FOURCC_NAMES.get(fourcc, fourcc.decode("latin-1"))
+        raise UnsupportedMedia(
+            f"Enhanced RTMP video codec {name!r} is not supported; send H.264, HEVC or AV1"
+        )
+    codec = _FOURCC_NAMES[fourcc]
+    if packet_type == _SEQUENCE_START:
+        return _sequence_start(codec, body[5:])
+    if packet_type in (_SEQUENCE_END, _MPEG2TS_SEQUENCE_START):
+        return None
+    keyframe = frame_type == _KEYFRAME
+    if packet_type == _CODED_FRAMES and codec != "av1":
+        if len(body) < 8:
+            raise RtmpProtocolError("Enhanced RTMP coded frames shorter than the time offset")
+        offset = int.from_bytes(body[5:8], "big", signed=True)
+        return VideoBody(False, keyframe, offset, body[8:], codec)
+    if packet_type in (_CODED_FRAMES, _CODED_FRAMES_X):
+        # AV1 has no reordering at the container level: its CodedFrames carry no offset.
+        return VideoBody(False, keyframe, 0, body[5:], codec)
+    raise RtmpProtocolError(f"unknown Enhanced RTMP video packet type {packet_type}")
+
+
+def _sequence_start(codec: str, record: bytes) -> VideoBody:
+    # Only the record's fixed head is checked here; the decoder and the packager read
+    # the rest and refuse the stream (not the node) if it lies.
+    version_ok = record[:1] == (b"\x81" if codec == "av1" else b"\x01")
+    if len(record) < _MIN_RECORD[codec] or not version_ok:
+        raise RtmpProtocolError(f"malformed {codec} decoder configuration record")
+    return VideoBody(True, True, 0, record, codec)
 
 
 def parse_audio(body: bytes) -> AudioBody:

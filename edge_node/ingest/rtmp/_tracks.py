@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from edge_node.hevc import hvcc_dimensions
 from edge_node.media import TrackKind
 
 from . import _media
@@ -22,8 +23,8 @@ class MediaTracks:
         if body is None:
             return []
         if body.config:
-            width, height = _media.avc_dimensions(body.data)
-            return [CodecConfig("video", "h264", body.data, width, height)]
+            width, height = _dimensions(body.codec, body.data)
+            return [CodecConfig("video", body.codec, body.data, width, height)]
         out, dts = self._rebase(timestamp, "video")
         out.append(
             MediaPacket("video", dts, dts + body.composition_offset, body.keyframe, body.data)
@@ -44,3 +45,13 @@ class MediaTracks:
         if jumped:
             return [Discontinuity(f"{kind} timestamp jumped on the wire")], dts
         return [], dts
+
+
+def _dimensions(codec: str, record: bytes) -> tuple[int, int]:
+    # AV1's size is in its sequence header OBU; nothing reads it before the decoder,
+    # which sizes the ladder from the first picture anyway (0 means unknown).
+    if codec == "h264":
+        return _media.avc_dimensions(record)
+    if codec == "hevc":
+        return hvcc_dimensions(record)
+    return 0, 0

@@ -10,7 +10,7 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from edge_node.codecs import parse_asc
+from edge_node.codecs import parse_asc, sample_entry, video_codec_of, video_codec_string
 from edge_node.media import TrackInfo
 from edge_node.package.cmaf.boxes import (
     DATA_INFORMATION,
@@ -92,7 +92,7 @@ def _hdlr(video: bool) -> bytes:
 def _minf(info: TrackInfo) -> bytes:
     if info.kind == "video":
         header = full_box(b"vmhd", 0, 1, bytes(8))
-        entry = _avc1(info)
+        entry = _visual_sample_entry(info)
     else:
         header = full_box(b"smhd", 0, 0, bytes(4))
         entry = _mp4a(info)
@@ -107,9 +107,29 @@ def _minf(info: TrackInfo) -> bytes:
     return box(b"minf", header, DATA_INFORMATION, stbl)
 
 
-def _avc1(info: TrackInfo) -> bytes:
+def track_codec_string(info: TrackInfo) -> str:
+    """A video track's RFC 6381 string read from its record (what the fragments hold),
+    for the sample entry its announced codec string names; ValueError if unreadable."""
+    return video_codec_string(video_codec_of(info.codec_string or "avc1"), info.codec_private)
+
+
+# Sample entry -> the box that carries its decoder configuration record.
+_CONFIG_BOXES = {"avc1": b"avcC", "hvc1": b"hvcC", "av01": b"av1C"}
+
+
+def _visual_sample_entry(info: TrackInfo) -> bytes:
+    """avc1+avcC, hvc1+hvcC or av01+av1C, as the track's codec string names.
+
+    HEVC is written as hvc1, not hev1: Apple's HLS authoring rules ask for hvc1, and
+    the record an encoder sends in its sequence header holds every parameter set.
+    """
+    entry = sample_entry(info.codec_string) or "avc1"
+    try:
+        config = _CONFIG_BOXES[entry]
+    except KeyError:
+        raise ValueError(f"no video sample entry {entry!r}") from None
     return box(
-        b"avc1",
+        entry.encode("ascii"),
         bytes(6),
         struct.pack(">H", 1),  # reserved, data_reference_index
         bytes(16),  # pre_defined, reserved, pre_defined[3]
@@ -119,7 +139,7 @@ def _avc1(info: TrackInfo) -> bytes:
         struct.pack(">H", 1),  # reserved, frame_count
         bytes(32),  # compressorname
         struct.pack(">Hh", 0x0018, -1),  # depth, pre_defined
-        box(b"avcC", info.codec_private),
+        box(config, info.codec_private),
     )
 
 

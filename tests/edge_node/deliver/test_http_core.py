@@ -228,3 +228,21 @@ def test_fuzz_mutated_requests_raise_only_protocol_errors(data: st.DataObject) -
             del raw[pos : pos + data.draw(st.integers(1, 16))]
     cut = data.draw(st.integers(0, len(raw)))
     _drive([bytes(raw[:cut]), bytes(raw[cut:]), b""], Limits())
+
+
+def test_post_and_delete_only_when_the_app_takes_them() -> None:
+    whip = Limits(extra_methods=frozenset((b"POST", b"DELETE")), max_post_body_bytes=100)
+    offer = b"POST /whip/c HTTP/1.1\r\nContent-Length: 5\r\n\r\nv=0\r\n"
+    assert refusal(offer) == 405
+    (post,) = requests_from(offer, whip)
+    assert post.method == b"POST" and post.body == b"v=0\r\n"
+    chunked = b"POST /whip/c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nv=0\r\n0\r\n\r\n"
+    assert requests_from(chunked, whip)[0].body == b"v=0"
+    (delete,) = requests_from(b"DELETE /whip/c/s HTTP/1.1\r\n\r\n", whip)
+    assert delete.body == b""
+    assert (
+        refusal(b"POST /whip/c HTTP/1.1\r\nContent-Length: 101\r\n\r\n" + b"x" * 101, whip) == 413
+    )
+    # Bodies of other methods stay bounded by the small limit and are not kept.
+    (get,) = requests_from(b"GET / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc", whip)
+    assert get.body == b""

@@ -3,6 +3,7 @@
 import random
 
 import pytest
+from enhanced_media import HVCC_320x240
 from rtmp_testclient import (
     CORPUS_FILES,
     HANDSHAKE_REPLY,
@@ -201,13 +202,24 @@ def test_amf3_command_message_is_refused_clearly() -> None:
     assert statuses(conn.data_to_send(), skip_handshake=False) == ["NetConnection.Connect.Rejected"]
 
 
-def test_hevc_is_refused_with_an_explanation() -> None:
+def test_vp9_is_refused_with_an_explanation() -> None:
     conn, pub, _ = published()
-    conn.receive_data(pub.video(b"\x90hvc1" + bytes(20), 0))
+    conn.receive_data(pub.video(b"\x90vp09" + bytes(20), 0))
     events = drain(conn)
     assert [type(e) for e in events] == [Unpublished, Closed]
-    assert "hevc" in events[-1].reason  # type: ignore[union-attr]
+    assert "vp9" in events[-1].reason  # type: ignore[union-attr]
     assert statuses(conn.data_to_send(), skip_handshake=False) == ["NetStream.Publish.Denied"]
+
+
+def test_enhanced_rtmp_hevc_is_taken() -> None:
+    conn, pub, _ = published()
+    conn.receive_data(pub.video(b"\x90hvc1" + HVCC_320x240, 0))
+    conn.receive_data(pub.video(b"\x93hvc1\x00\x00\x00\x02\x26\x01", 0))
+    events = drain(conn)
+    assert events == [
+        CodecConfig("video", "hevc", HVCC_320x240, 320, 240),
+        MediaPacket("video", 0, 0, True, b"\x00\x00\x00\x02\x26\x01"),
+    ]
 
 
 def test_unknown_calls_get_an_error_not_silence() -> None:

@@ -9,10 +9,13 @@ from pathlib import Path
 
 import av
 import pytest
+from enhanced_media import encode_flv, video_tag_bodies
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge_node.media import TrackInfo
+from edge_node.codecs import video_codec_string
+from edge_node.ingest.rtmp._media import parse_video
+from edge_node.media import EncodedSample, TrackInfo
 from edge_node.package.cmaf import (
     Sample,
     Track,
@@ -23,10 +26,11 @@ from edge_node.package.cmaf import (
     init_segment,
     parse_asc,
     segment_type,
+    track_codec_string,
 )
 from edge_node.package.cmaf.boxes import box, full_box
 from edge_node.package.cmaf.flags import NON_SYNC_SAMPLE_FLAGS, SYNC_SAMPLE_FLAGS
-from edge_node.package.cmaf.reader import iter_boxes, parse_traf, walk
+from edge_node.package.cmaf.reader import decoder_config, iter_boxes, parse_traf, walk
 
 AVCC = bytes.fromhex("01640028ffe1000a6764002846a1e0a6fa27010005") + bytes.fromhex("68ee3cb0")
 ASC_LC_48K_STEREO = bytes.fromhex("1190")
@@ -231,3 +235,38 @@ def test_real_clip_decodes_cleanly(tmp_path: Path, make_clip: Callable) -> None:
     assert frames["audio"] >= 140
     # Audio and video both start at zero: the priming samples are edited out.
     assert abs(first_pts["video"] - first_pts["audio"]) < 0.03
+
+
+@pytest.mark.parametrize(("codec", "entry"), [("hevc", b"hvc1"), ("av1", b"av01")])
+def test_passthrough_hevc_and_av1_decode(tmp_path: Path, codec: str, entry: bytes) -> None:
+    """What an Enhanced RTMP publisher sends, packaged as the passthrough rendition is."""
+    bodies = video_tag_bodies(encode_flv(tmp_path / "source.flv", codec, 30))
+    record, samples = b"", []
+    for stamp, body in bodies:
+        parsed = parse_video(body)
+        if parsed is None:
+            continue
+        if parsed.config:
+            record = parsed.data
+            continue
+        pts = stamp + parsed.composition_offset
+        samples.append(
+            EncodedSample(
+                "source", "video", stamp * 90, pts * 90, 3600, parsed.keyframe, parsed.data
+            )
+        )
+    info = TrackInfo("video", 90000, video_codec_string(codec, record), record, 320, 240, 25.0)
+    assert track_codec_string(info) == info.codec_string
+    init = init_segment([Track(1, info)])
+    (stsd,) = [b for _, b in walk(init) if b.kind == b"stsd"]
+    # stsd: version/flags, entry_count, then the one sample entry box.
+    assert decoder_config(bytes(stsd.payload[8:])) == (entry, record)
+    path = tmp_path / "source.mp4"
+    path.write_bytes(_fragmented_file(samples, info, None, 0))
+    if codec == "hevc":
+        assert ffprobe_errors(path) == ""  # Debian's FFmpeg as a second opinion
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = list(container.decode(stream))
+        assert stream.codec_context.name in {codec, "libdav1d"}
+    assert len(frames) == 30 and (frames[0].width, frames[0].height) == (320, 240)

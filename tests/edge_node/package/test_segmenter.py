@@ -8,10 +8,14 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import av
+import pytest
+from enhanced_media import encode_flv, video_tag_bodies
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from testclip import source_clip
 
+from edge_node.codecs import hevc_codec_string
+from edge_node.ingest.rtmp._media import parse_video
 from edge_node.media import EncodedSample, TrackInfo
 from edge_node.package.cmaf import segment_type
 from edge_node.package.cmaf.reader import iter_boxes, parse_traf
@@ -290,3 +294,39 @@ def test_random_sources_keep_the_timeline_invariants(
                 # Decode time never goes backwards on any track, whatever the source did.
                 assert fragment.base_decode_time >= ends.get(fragment.track_id, 0)
                 ends[fragment.track_id] = fragment.base_decode_time + fragment.duration
+
+
+def _enhanced_rtmp_track(tmp_path: Path) -> tuple[TrackInfo, list[EncodedSample]]:
+    """An HEVC source as the passthrough rendition hands it over: the publisher's hvcC
+    and length-prefixed frames, at 90 kHz."""
+    record, samples = b"", []
+    for stamp, body in video_tag_bodies(encode_flv(tmp_path / "hevc.flv", "hevc", 75)):
+        parsed = parse_video(body)
+        if parsed is None:
+            continue
+        if parsed.config:
+            record = parsed.data
+            continue
+        pts = (stamp + parsed.composition_offset) * 90
+        samples.append(
+            EncodedSample("source", "video", stamp * 90, pts, 3600, parsed.keyframe, parsed.data)
+        )
+    return TrackInfo("video", 90000, hevc_codec_string(record), record, 320, 240, 25.0), samples
+
+
+def test_hevc_passthrough_segments_decode(tmp_path: Path) -> None:
+    video, samples = _enhanced_rtmp_track(tmp_path)
+    outputs = run(Segmenter(CONFIG, video, None), samples)
+    init = next(o for o in outputs if isinstance(o, InitWritten)).data
+    assert b"hvc1" in init and b"hvcC" in init
+    whole = tmp_path / "hevc.mp4"
+    whole.write_bytes(init + b"".join(d for _, _, d in segments_of(outputs)))
+    with av.open(str(whole)) as c:
+        assert c.streams.video[0].codec_context.name == "hevc"
+        assert sum(1 for _ in c.decode(video=0)) == 75
+
+
+def test_a_sample_entry_the_packager_cannot_write_is_refused(tmp_path: Path) -> None:
+    video, _ = _enhanced_rtmp_track(tmp_path)
+    with pytest.raises(ValueError, match="vp09"):
+        Segmenter(CONFIG, dataclasses.replace(video, codec_string="vp09.00.10.08"), None)

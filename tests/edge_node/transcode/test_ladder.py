@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from enhanced_media import AV1C_320x240, HVCC_320x240
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -114,3 +115,21 @@ def test_any_source_plans_even_sizes_within_source(
 def test_scaled_size_keeps_aspect() -> None:
     w, h = scaled_size(1920, 1080, 360)
     assert (w, h) == (640, 360)
+
+
+def test_hevc_and_av1_sources_keep_their_codec_only_in_the_passthrough() -> None:
+    for codec, record, expected, profile, level in (
+        ("hevc", HVCC_320x240, "hvc1.1.6.L60.90", "main", 60),
+        ("av1", AV1C_320x240, "av01.0.00M.08", "main", 0),
+    ):
+        source = SourceVideo(1280, 720, 30.0, record, 4_000_000, codec=codec)
+        plans = plan_ladder(LADDER, source)
+        passthrough, *ladder = plans
+        assert (passthrough.codec_string, passthrough.profile, passthrough.level) == (
+            expected,
+            profile,
+            level,
+        )
+        assert [p.codec_string[:5] for p in ladder] == ["avc1."] * 3
+    with pytest.raises(LadderError):
+        plan_ladder(LADDER, SourceVideo(1280, 720, 30.0, HVCC_320x240[:20], codec="hevc"))

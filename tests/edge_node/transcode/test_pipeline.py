@@ -5,13 +5,17 @@ import itertools
 from collections.abc import Callable
 from dataclasses import replace
 from fractions import Fraction
+from pathlib import Path
 
 import av
 import pytest
 from av.video.frame import PictureType
+from enhanced_media import encode_flv, video_tag_bodies
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from edge_node.codecs import video_codec_string
+from edge_node.ingest.rtmp._media import parse_video
 from edge_node.media import (
     AudioConfig,
     EncodedEvent,
@@ -235,7 +239,7 @@ def test_bad_video_config_is_ignored_not_fatal(clip: Clip, bad: bytes) -> None:
     events = clip(0.5, video=True)
     config = events[0]
     assert isinstance(config, SourceConfig) and config.video is not None
-    out = run([replace(config, video=replace(config.video, avcc=bad)), *events[1:]])
+    out = run([replace(config, video=replace(config.video, extradata=bad)), *events[1:]])
     assert set(starts(out)) == {"audio"}
 
 
@@ -323,3 +327,30 @@ def test_cascaded_renditions_encode_every_picture(clip: Clip) -> None:
     assert set(planned.renditions) == set(video) and out.index(planned) < min(
         i for i, e in enumerate(out) if isinstance(e, RenditionStart) and e.video is not None
     )
+
+
+@pytest.mark.parametrize("codec", ["hevc", "av1"])
+def test_hevc_and_av1_sources_make_an_h264_ladder_and_keep_a_passthrough(
+    tmp_path: Path, codec: str
+) -> None:
+    """An Enhanced RTMP source: decoded once, encoded to H.264; passthrough keeps it."""
+    events: list[SourceEvent] = []
+    for stamp, body in video_tag_bodies(encode_flv(tmp_path / "source.flv", codec, 50)):
+        parsed = parse_video(body)
+        if parsed is None:
+            continue
+        if parsed.config:
+            events.append(SourceConfig(VideoConfig(codec, parsed.data), None))
+            continue
+        pts = stamp + parsed.composition_offset
+        events.append(SourcePacket("video", stamp, pts, parsed.keyframe, parsed.data))
+    out = run(events)
+    begun = starts(out)
+    source, small = begun["source"].video, begun["160p30"].video
+    assert source is not None and small is not None
+    assert source.codec_string == video_codec_string(codec, events[0].video.extradata)  # type: ignore[union-attr]
+    assert (source.width, source.height) == (320, 240)
+    assert small.codec_string.startswith("avc1.")
+    assert len(samples_of(out, "source")) == 50
+    frames = list(decode_video(samples_of(out, "160p30"), small.codec_private))
+    assert len(frames) == 50 and (frames[0].width, frames[0].height) == (214, 160)
