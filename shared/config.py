@@ -258,8 +258,12 @@ class CacheSection(Section):
     memory_max_bytes: int = 256 * 1024**2
 
 
+# How far back a viewer may seek in a live stream (and what an origin keeps on disk).
+DVR_WINDOW_SECONDS = 4 * 3600
+
+
 class DvrSection(Section):
-    window_seconds: PositiveInt = 4 * 3600
+    window_seconds: PositiveInt = DVR_WINDOW_SECONDS
 
 
 class LoggingSection(Section):

@@ -40,6 +40,7 @@ from edge_node.media import (
 from edge_node.package.cmaf import aac_codec_string, track_codec_string
 from edge_node.package.files import remove_all, write_atomic
 from edge_node.package.hls import Evicted, MediaPlaylist, PlaylistConfig
+from edge_node.package.hls.model import LIVE_WINDOW_SECONDS
 from edge_node.package.names import part_name, segment_name
 from edge_node.package.segmenter import (
     InitWritten,
@@ -50,7 +51,7 @@ from edge_node.package.segmenter import (
     SegmenterConfig,
     SegmentOpened,
 )
-from shared.config import MEDIA_TIMING, EdgeConfig
+from shared.config import DVR_WINDOW_SECONDS, MEDIA_TIMING, EdgeConfig
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +75,8 @@ class Continuation(NamedTuple):
 class PackagerConfig:
     segment_duration: float = MEDIA_TIMING.segment_duration
     part_duration: float = MEDIA_TIMING.part_duration
-    live_window_seconds: float = 36.0
-    dvr_window_seconds: float = 4 * 3600.0
+    live_window_seconds: float = LIVE_WINDOW_SECONDS
+    dvr_window_seconds: float = DVR_WINDOW_SECONDS
 
     @classmethod
     def from_edge(cls, config: EdgeConfig, *, dvr_window_seconds: float | None = None) -> Self:

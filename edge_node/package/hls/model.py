@@ -21,7 +21,7 @@ import math
 from collections import deque
 from dataclasses import dataclass, field, replace
 
-from shared.config import MEDIA_TIMING
+from shared.config import DVR_WINDOW_SECONDS, MEDIA_TIMING
 
 # Durations are sums of float fractions: windows compare with this much give.
 _EPSILON = 1e-6
@@ -31,12 +31,17 @@ _EPSILON = 1e-6
 PART_SLACK = 1.02
 
 
+# The live playlist's reach: eighteen default segments, enough for any player's
+# hold-back and a few seconds of stalls.
+LIVE_WINDOW_SECONDS = 36.0
+
+
 @dataclass(frozen=True, slots=True)
 class PlaylistConfig:
     segment_duration: float = MEDIA_TIMING.segment_duration
     part_duration: float = MEDIA_TIMING.part_duration
-    live_window: float = 36.0
-    dvr_window: float = 4 * 3600.0
+    live_window: float = LIVE_WINDOW_SECONDS
+    dvr_window: float = DVR_WINDOW_SECONDS
 
     @property
     def part_limit(self) -> float:
