@@ -9,6 +9,7 @@ key is valid or whether the channel is already live elsewhere.
 from __future__ import annotations
 
 import logging
+from typing import Literal
 
 from edge_node.fleet.session import ControlPlaneUnavailable, FleetSession
 from edge_node.ingest.rtmp.server import PublishGrant, PublishRefusal
@@ -19,6 +20,8 @@ log = logging.getLogger(__name__)
 
 APP = "live"
 
+IngestProtocol = Literal["rtmp", "srt", "whip"]
+
 
 class FleetAuthorizer:
     def __init__(
@@ -26,16 +29,30 @@ class FleetAuthorizer:
         session: FleetSession,
         graces: dict[str, float],
         continuations: dict[str, Continuation] | None = None,
+        *,
+        protocol: IngestProtocol,
     ) -> None:
         self._session = session
+        # One authorizer per listener: the control plane records on each stream how its
+        # broadcaster publishes (a reconnect may come over another protocol).
+        self._protocol = protocol
         # Filled with each granted stream's reconnect grace, for the origin to honour.
         self._graces = graces
         # And, for a stream taken over from another origin, where to number on from.
         self._continuations = {} if continuations is None else continuations
 
     async def authorize(
-        self, app: str, stream_key: str, client_address: str, connection_id: str
+        self,
+        app: str,
+        stream_key: str,
+        client_address: str,
+        connection_id: str,
+        *,
+        channel: str = "",
     ) -> PublishGrant | PublishRefusal:
+        """`channel`: the channel the broadcaster named (WHIP), checked against the key's
+        by the control plane before it starts anything; empty where only the key is
+        named (RTMP, SRT)."""
         if app != APP:
             return PublishRefusal("BadName", f"unknown application {app!r}; publish to /{APP}")
         request = pb.PublishRequest(
@@ -43,6 +60,8 @@ class FleetAuthorizer:
             stream_key=stream_key,
             client_address=client_address,
             connection_id=connection_id,
+            channel=channel,
+            protocol=self._protocol,
         )
         try:
             decision = await self._session.authorize_publish(request)
@@ -60,7 +79,11 @@ class FleetAuthorizer:
                 channel=decision.channel, stream_id=decision.stream_id, resumed=decision.resumed
             )
         if decision.outcome == pb.PublishDecision.BAD_NAME:
-            return PublishRefusal("BadName", decision.reason or "unknown stream key")
+            return PublishRefusal(
+                "BadName",
+                decision.reason or "unknown stream key",
+                other_channel=decision.other_channel,
+            )
         return PublishRefusal("Denied", decision.reason or "publishing refused")
 
     async def stopped(self, grant: PublishGrant, connection_id: str, reason: str) -> None:

@@ -106,7 +106,9 @@ class Node:
         # WHIP ingest: authorized and fed like RTMP, served on the HTTP port.
         self.whip: WhipIngest | None = None
         if (origin := self.origin) is not None:
-            authorizer = FleetAuthorizer(self.session, origin.graces, origin.continuations)
+            authorizer = FleetAuthorizer(
+                self.session, origin.graces, origin.continuations, protocol="whip"
+            )
             self.whip = WhipIngest(config.webrtc, authorizer, self._ingest_sink(origin))
         self.app = DeliveryApp(
             DeliverySources(
@@ -143,7 +145,9 @@ class Node:
                 listeners = await nursery.start(
                     serve_rtmp,
                     self.config.rtmp,
-                    FleetAuthorizer(self.session, self.origin.graces, self.origin.continuations),
+                    FleetAuthorizer(
+                        self.session, self.origin.graces, self.origin.continuations, protocol="rtmp"
+                    ),
                     self._ingest_sink(self.origin),
                 )
                 host, rtmp_port = listeners[0].socket.getsockname()[:2]
@@ -153,7 +157,10 @@ class Node:
                         serve_srt,
                         self.config.srt,
                         FleetAuthorizer(
-                            self.session, self.origin.graces, self.origin.continuations
+                            self.session,
+                            self.origin.graces,
+                            self.origin.continuations,
+                            protocol="srt",
                         ),
                         self._ingest_sink(self.origin),
                         self.config.rtmp,

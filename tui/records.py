@@ -214,6 +214,7 @@ class Stream:
     ingest_bitrate: float | None = None
     ingest_fps: float | None = None
     transcode_lag: float | None = None
+    ingest_protocol: str | None = None  # rtmp, srt, whip (the latest publish's)
 
     @classmethod
     def parse(cls, data: Mapping[str, Any]) -> Stream:
@@ -233,6 +234,7 @@ class Stream:
             ingest_bitrate=_num(data, "ingest_bitrate"),
             ingest_fps=_num(data, "ingest_fps"),
             transcode_lag=_num(data, "transcode_lag"),
+            ingest_protocol=_str(data, "ingest_protocol"),
         )
 
 

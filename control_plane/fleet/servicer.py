@@ -109,7 +109,13 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
         self, request: fleet_pb2.PublishRequest, context: grpc.aio.ServicerContext
     ) -> fleet_pb2.PublishDecision:
         name = await self._identify(context)
-        result = self._publishing.authorize(name, request.stream_key, request.connection_id)
+        result = self._publishing.authorize(
+            name,
+            request.stream_key,
+            request.connection_id,
+            channel_name=request.channel,
+            protocol=request.protocol,
+        )
         if result.resumed:
             # A new origin: every shield and edge pulls from it now, not at the next tick.
             self._catalog.upstreams.repoint()
@@ -117,7 +123,7 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
             "node %s: publish %s on %s: %s (%s)",
             name,
             result.stream_id or "-",
-            result.channel or "?",
+            result.channel or request.channel or "?",
             result.outcome,
             result.reason,
         )
@@ -132,6 +138,7 @@ class FleetServicer(fleet_pb2_grpc.FleetServicer):
             dvr_window_seconds=result.dvr_window_seconds,
             media_sequence=result.media_sequence,
             discontinuity_sequence=result.discontinuity_sequence,
+            other_channel=result.other_channel,
         )
 
     async def PublishStopped(

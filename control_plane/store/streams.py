@@ -24,6 +24,10 @@ class Stream:
     peak_viewers: int
     discontinuities: int
     connection_id: str
+    # How the broadcaster publishes ("rtmp", "srt", "whip"), as of its latest publish;
+    # empty for streams recorded before protocols were (schema 6) or from nodes that
+    # do not say.
+    protocol: str = ""
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Stream:
@@ -38,6 +42,7 @@ class Stream:
             peak_viewers=row["peak_viewers"] or 0,
             discontinuities=row["discontinuities"] or 0,
             connection_id=row["connection_id"] or "",
+            protocol=row["protocol"] or "",
         )
 
 
@@ -80,6 +85,7 @@ def insert(db: sqlite_utils.Database, stream: Stream) -> None:
             "peak_viewers": stream.peak_viewers,
             "discontinuities": stream.discontinuities,
             "connection_id": stream.connection_id,
+            "protocol": stream.protocol,
         }
     )
 

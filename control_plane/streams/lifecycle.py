@@ -35,12 +35,16 @@ class PublishVerdict:
     reason: str
     # When starting fresh, a stale stream the new one replaces (ended first).
     replaces: Stream | None = None
+    # BAD_NAME for a valid key that belongs to another channel than the one named.
+    other_channel: bool = False
 
 
 def decide_publish(
     *,
     channel_known: bool,
     caller: Caller,
+    key_channel: str = "",
+    requested_channel: str = "",
     current: Stream | None,
     origin_carries_it: bool,
     connection_id: str = "",
@@ -48,9 +52,17 @@ def decide_publish(
     grace: float,
 ) -> PublishVerdict:
     """`origin_carries_it`: the current stream's origin is healthy and still reports
-    it (or only just started it and has not reported yet)."""
+    it (or only just started it and has not reported yet). `key_channel`: the channel
+    behind the key; `requested_channel`: the one the broadcaster named (WHIP), or empty
+    where the protocol names only the key (RTMP, SRT)."""
     if not channel_known:
         return PublishVerdict(Action.BAD_NAME, "unknown stream key")
+    if requested_channel and requested_channel != key_channel:
+        # Refused before anything else: granting the key's own channel and handing it
+        # back would put that channel live (and then through the grace) for nothing.
+        return PublishVerdict(
+            Action.BAD_NAME, "stream key is for another channel", other_channel=True
+        )
     if "ingest" not in caller.roles:
         return PublishVerdict(Action.DENY, f"node {caller.node} does not have the ingest role")
     if caller.draining:

@@ -83,6 +83,7 @@ class Listings:
             ingest_fps=round(origin.ingest_fps, 2) if origin else None,
             transcode_lag=round(origin.transcode_lag, 3) if origin else None,
             thumbnail_url=self._thumbnail_url(stream),
+            ingest_protocol=stream.protocol or None,
         )
 
     def _origin_report(self, stream_id: str) -> StreamSnapshot | None:

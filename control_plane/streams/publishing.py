@@ -31,6 +31,9 @@ ORIGIN_ALIVE = (st.HEALTHY, st.DEGRADED, st.DRAINING, st.PENDING)
 # nothing it would not lose anyway (a discontinuity follows); reusing one would put
 # two different objects under one name in the shields' and edges' caches.
 TAKEOVER_GAP = 3
+# The ingest protocols a stream records; anything else a node sends is kept as unknown
+# ("") rather than stored and shown as it came.
+PROTOCOLS = frozenset(("rtmp", "srt", "whip"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +49,8 @@ class PublishResult:
     # Where a node new to the stream continues its numbering (0: its own numbering).
     media_sequence: int = 0
     discontinuity_sequence: int = 0
+    # BAD_NAME only: the key is valid, for another channel than the one named.
+    other_channel: bool = False
 
 
 def new_stream_id() -> str:
@@ -84,8 +89,19 @@ class PublishService:
         granted = self._granted_at.get(stream.id, stream.started_at)
         return self._live.carries(origin.name, stream.id) or now - granted < self._report_window
 
-    def authorize(self, node_name: str, stream_key: str, connection_id: str) -> PublishResult:
+    def authorize(
+        self,
+        node_name: str,
+        stream_key: str,
+        connection_id: str,
+        *,
+        channel_name: str = "",
+        protocol: str = "",
+    ) -> PublishResult:
+        """`channel_name`: the channel the broadcaster named, if its protocol names one;
+        `protocol`: how it publishes ("rtmp", "srt", "whip"), recorded on the stream."""
         now = self._clock()
+        protocol = protocol if protocol in PROTOCOLS else ""
         channel = self._channels.by_key(stream_key)
         node = nodes.get(self._db, node_name)
         if node is None:
@@ -94,6 +110,8 @@ class PublishService:
         verdict = decide_publish(
             channel_known=channel is not None,
             caller=Caller(node.name, node.roles, node.draining),
+            key_channel=channel.name if channel else "",
+            requested_channel=channel_name,
             current=current,
             origin_carries_it=current is not None and self._carried(current, now),
             connection_id=connection_id,
@@ -101,7 +119,7 @@ class PublishService:
             grace=self._settings.reconnect_grace_seconds,
         )
         if verdict.action is Action.BAD_NAME:
-            return PublishResult("BAD_NAME", verdict.reason)
+            return PublishResult("BAD_NAME", verdict.reason, other_channel=verdict.other_channel)
         assert channel is not None
         if verdict.action is Action.DENY:
             return PublishResult("DENIED", verdict.reason, channel=channel.name)
@@ -111,11 +129,11 @@ class PublishService:
         with self._db.conn:
             if verdict.action is Action.RESUME:
                 assert current is not None
-                stream = self._resume(current, node_name, connection_id)
+                stream = self._resume(current, node_name, connection_id, protocol)
             else:
                 if verdict.replaces is not None:
                     self._end(verdict.replaces, now)
-                stream = self._start(channel.name, node_name, connection_id, now)
+                stream = self._start(channel.name, node_name, connection_id, protocol, now)
         self._granted_at[stream.id] = now
         self._publish_event(stream)
         return self._allowed(
@@ -125,6 +143,7 @@ class PublishService:
     def _allowed(
         self, reason: str, channel: Channel, stream: Stream, *, resumed: bool
     ) -> PublishResult:
+        media_sequence, discontinuity_sequence = self._continuation(stream) if resumed else (0, 0)
         return PublishResult(
             "ALLOWED",
             reason,
@@ -134,22 +153,22 @@ class PublishService:
             discontinuity=stream.discontinuities,
             reconnect_grace_seconds=self._settings.reconnect_grace_seconds,
             dvr_window_seconds=channel.dvr_window_seconds or 0,
-            **self._continuation(stream) if resumed else {},
+            media_sequence=media_sequence,
+            discontinuity_sequence=discontinuity_sequence,
         )
 
-    def _continuation(self, stream: Stream) -> dict[str, int]:
-        """The numbering a resuming origin continues, if it has none of its own (a
-        takeover, or the same node restarted); a node still packaging the stream
-        keeps its own and ignores this."""
+    def _continuation(self, stream: Stream) -> tuple[int, int]:
+        """The numbering (media, discontinuity sequence) a resuming origin continues, if
+        it has none of its own (a takeover, or the same node restarted); a node still
+        packaging the stream keeps its own and ignores this. (0, 0): nothing known."""
         last = self._live.sequence(stream.id)
         if last is None:
-            return {}
-        return {
-            "media_sequence": last.media_sequence + TAKEOVER_GAP,
-            "discontinuity_sequence": last.discontinuity_sequence,
-        }
+            return 0, 0
+        return last.media_sequence + TAKEOVER_GAP, last.discontinuity_sequence
 
-    def _start(self, channel: str, origin: str, connection_id: str, now: float) -> Stream:
+    def _start(
+        self, channel: str, origin: str, connection_id: str, protocol: str, now: float
+    ) -> Stream:
         stream = Stream(
             id=new_stream_id(),
             channel=channel,
@@ -161,11 +180,12 @@ class PublishService:
             peak_viewers=0,
             discontinuities=0,
             connection_id=connection_id,
+            protocol=protocol,
         )
         store.insert(self._db, stream)
         return stream
 
-    def _resume(self, stream: Stream, origin: str, connection_id: str) -> Stream:
+    def _resume(self, stream: Stream, origin: str, connection_id: str, protocol: str) -> Stream:
         self._orphaned.discard(stream.id)
         store.update(
             self._db,
@@ -176,6 +196,8 @@ class PublishService:
                 "connection_id": connection_id,
                 "disconnected_at": None,
                 "discontinuities": stream.discontinuities + 1,
+                # A broadcaster may switch protocol on reconnect: the latest one counts.
+                "protocol": protocol,
             },
         )
         resumed = store.get(self._db, stream.id)

@@ -130,6 +130,9 @@ class LiveStreamOut(msgspec.Struct, kw_only=True):
     ingest_fps: float | None
     transcode_lag: float | None  # seconds behind real time
     thumbnail_url: str | None
+    # How the broadcaster publishes now ("rtmp", "srt", "whip"; a reconnect may switch):
+    # null for a stream whose protocol was not recorded.
+    ingest_protocol: str | None = None
 
 
 class StreamPage(msgspec.Struct, kw_only=True):

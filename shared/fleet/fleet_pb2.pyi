@@ -207,19 +207,23 @@ class EndStream(_message.Message):
     def __init__(self, stream_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class PublishRequest(_message.Message):
-    __slots__ = ("app", "stream_key", "client_address", "connection_id")
+    __slots__ = ("app", "stream_key", "client_address", "connection_id", "channel", "protocol")
     APP_FIELD_NUMBER: _ClassVar[int]
     STREAM_KEY_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    PROTOCOL_FIELD_NUMBER: _ClassVar[int]
     app: str
     stream_key: str
     client_address: str
     connection_id: str
-    def __init__(self, app: _Optional[str] = ..., stream_key: _Optional[str] = ..., client_address: _Optional[str] = ..., connection_id: _Optional[str] = ...) -> None: ...
+    channel: str
+    protocol: str
+    def __init__(self, app: _Optional[str] = ..., stream_key: _Optional[str] = ..., client_address: _Optional[str] = ..., connection_id: _Optional[str] = ..., channel: _Optional[str] = ..., protocol: _Optional[str] = ...) -> None: ...
 
 class PublishDecision(_message.Message):
-    __slots__ = ("outcome", "reason", "channel", "stream_id", "resumed", "discontinuity", "reconnect_grace_seconds", "dvr_window_seconds", "media_sequence", "discontinuity_sequence")
+    __slots__ = ("outcome", "reason", "channel", "stream_id", "resumed", "discontinuity", "reconnect_grace_seconds", "dvr_window_seconds", "media_sequence", "discontinuity_sequence", "other_channel")
     class Outcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         OUTCOME_UNSPECIFIED: _ClassVar[PublishDecision.Outcome]
@@ -240,6 +244,7 @@ class PublishDecision(_message.Message):
     DVR_WINDOW_SECONDS_FIELD_NUMBER: _ClassVar[int]
     MEDIA_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     DISCONTINUITY_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    OTHER_CHANNEL_FIELD_NUMBER: _ClassVar[int]
     outcome: PublishDecision.Outcome
     reason: str
     channel: str
@@ -250,7 +255,8 @@ class PublishDecision(_message.Message):
     dvr_window_seconds: int
     media_sequence: int
     discontinuity_sequence: int
-    def __init__(self, outcome: _Optional[_Union[PublishDecision.Outcome, str]] = ..., reason: _Optional[str] = ..., channel: _Optional[str] = ..., stream_id: _Optional[str] = ..., resumed: _Optional[bool] = ..., discontinuity: _Optional[int] = ..., reconnect_grace_seconds: _Optional[float] = ..., dvr_window_seconds: _Optional[int] = ..., media_sequence: _Optional[int] = ..., discontinuity_sequence: _Optional[int] = ...) -> None: ...
+    other_channel: bool
+    def __init__(self, outcome: _Optional[_Union[PublishDecision.Outcome, str]] = ..., reason: _Optional[str] = ..., channel: _Optional[str] = ..., stream_id: _Optional[str] = ..., resumed: _Optional[bool] = ..., discontinuity: _Optional[int] = ..., reconnect_grace_seconds: _Optional[float] = ..., dvr_window_seconds: _Optional[int] = ..., media_sequence: _Optional[int] = ..., discontinuity_sequence: _Optional[int] = ..., other_channel: _Optional[bool] = ...) -> None: ...
 
 class PublishStoppedRequest(_message.Message):
     __slots__ = ("stream_id", "connection_id", "reason")

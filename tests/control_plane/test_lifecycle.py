@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from control_plane.store.streams import Stream
-from control_plane.streams.lifecycle import Action, Caller, decide_publish
+from control_plane.streams.lifecycle import Action, Caller, PublishVerdict, decide_publish
 from control_plane.streams.viewers import EdgeViewers, count_viewers
 
 INGEST = Caller("n1", ("ingest", "transcode"), draining=False)
@@ -37,6 +37,34 @@ def test_outcomes() -> None:
     repeat = {"current": stream("live"), "origin_carries_it": True, "connection_id": "c0"}
     assert decide(caller=origin_retry, **repeat) is Action.REPEAT
     assert decide(**repeat) is Action.DENY  # same connection id from another node
+
+
+def test_a_named_channel_must_be_the_keys() -> None:
+    def verdict(**kw: object) -> PublishVerdict:
+        args: dict[str, object] = {
+            "channel_known": True,
+            "caller": INGEST,
+            "key_channel": "demo",
+            "current": None,
+            "origin_carries_it": False,
+            "now": 100.0,
+            "grace": 10.0,
+        }
+        args.update(kw)
+        return decide_publish(**args)  # type: ignore[arg-type]
+
+    other = verdict(requested_channel="other")
+    assert other.action is Action.BAD_NAME and other.other_channel
+    # Refused as the key's, before whatever the key's own channel would have allowed:
+    # a reconnect within its grace is not resumed, a live one not reported as taken.
+    reconnecting = stream("reconnecting", 95.0)
+    assert verdict(requested_channel="other", current=reconnecting).action is Action.BAD_NAME
+    assert verdict(requested_channel="other", current=stream("live")).other_channel
+    assert verdict(requested_channel="demo").action is Action.START
+    assert verdict(requested_channel="demo", current=reconnecting).action is Action.RESUME
+    assert verdict().action is Action.START  # RTMP and SRT name no channel
+    unknown = verdict(channel_known=False, key_channel="", requested_channel="demo")
+    assert unknown.action is Action.BAD_NAME and not unknown.other_channel
 
 
 def test_an_expired_grace_starts_fresh_and_replaces_the_old_stream() -> None:

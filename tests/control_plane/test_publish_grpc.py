@@ -52,9 +52,23 @@ def key(cp: Running) -> str:
     return str(response.json()["stream_key"])
 
 
-def publish(cp: Running, node: EnrolledNode, key: str, conn: str) -> fleet_pb2.PublishDecision:
+def publish(
+    cp: Running,
+    node: EnrolledNode,
+    key: str,
+    conn: str,
+    *,
+    channel_name: str = "",
+    protocol: str = "",
+) -> fleet_pb2.PublishDecision:
     with node.channel(cp.grpc_address) as channel:
-        request = fleet_pb2.PublishRequest(app="live", stream_key=key, connection_id=conn)
+        request = fleet_pb2.PublishRequest(
+            app="live",
+            stream_key=key,
+            connection_id=conn,
+            channel=channel_name,
+            protocol=protocol,
+        )
         return stub(channel).AuthorizePublish(request, timeout=5)
 
 
@@ -136,6 +150,40 @@ def test_publish_outcomes_and_the_reconnect_grace(cp: Running, key: str, session
     fresh = publish(cp, ingest, key, "c4")
     assert fresh.outcome == Outcome.ALLOWED and not fresh.resumed
     assert fresh.stream_id != first.stream_id
+
+
+def test_a_key_for_another_channel_is_refused_before_anything_starts(cp: Running, key: str) -> None:
+    ingest = enroll(cp.http, cp.admin, "ingest-1")
+    cp.http.post("/api/v1/channels", json={"name": "other"}, headers=cp.admin)
+    for named in ("other", "no-such-channel"):
+        refused = publish(cp, ingest, key, "c1", channel_name=named, protocol="whip")
+        assert refused.outcome == Outcome.BAD_NAME and refused.other_channel
+        assert refused.stream_id == "" and "another channel" in refused.reason
+    # Nothing went live, for the key's channel or the named one: no grace to wait out.
+    assert cp.http.get("/api/v1/streams/demo/live").status_code == 404
+    assert cp.http.get("/api/v1/streams/other/live").status_code == 404
+    assert cp.http.get("/api/v1/streams").json()["total"] == 0
+    unknown = publish(cp, ingest, "live_nope", "c2", channel_name="demo", protocol="whip")
+    assert unknown.outcome == Outcome.BAD_NAME and not unknown.other_channel
+    allowed = publish(cp, ingest, key, "c3", channel_name="demo", protocol="whip")
+    assert allowed.outcome == Outcome.ALLOWED and allowed.channel == "demo"
+
+
+def test_the_stream_records_the_protocol_of_its_latest_publish(cp: Running, key: str) -> None:
+    ingest = enroll(cp.http, cp.admin, "ingest-1")
+    first = publish(cp, ingest, key, "c1", protocol="rtmp")  # RTMP names no channel
+    assert first.outcome == Outcome.ALLOWED
+    assert live(cp)["ingest_protocol"] == "rtmp"
+    assert cp.http.get("/api/v1/streams").json()["streams"][0]["ingest_protocol"] == "rtmp"
+    stopped(cp, ingest, first.stream_id, "c1")
+    # The broadcaster comes back over WHIP within the grace: same stream, new protocol.
+    resumed = publish(cp, ingest, key, "c2", channel_name="demo", protocol="whip")
+    assert resumed.resumed and resumed.stream_id == first.stream_id
+    assert live(cp)["ingest_protocol"] == "whip"
+    stopped(cp, ingest, first.stream_id, "c2")
+    # A node that names no protocol (or one we do not know) leaves it unknown.
+    again = publish(cp, ingest, key, "c3", protocol="carrier-pigeon")
+    assert again.resumed and live(cp)["ingest_protocol"] is None
 
 
 def test_nodes_without_ingest_or_draining_are_denied(cp: Running, key: str) -> None:

@@ -148,6 +148,7 @@ def test_a_broadcaster_switching_from_rtmp_to_srt_within_the_grace_keeps_the_str
     first = ffmpeg_push(f"{node['rtmp']}/{key}", seconds=3)
     try:
         live = wait_for(lambda: fleet.live("srt-switch"), 15, "the channel to go live")
+        assert live["ingest_protocol"] == "rtmp"
         assert first.wait(30) == 0
     finally:
         _stop(first)
@@ -164,6 +165,7 @@ def test_a_broadcaster_switching_from_rtmp_to_srt_within_the_grace_keeps_the_str
             "live again over SRT",
         )
         assert again["stream_id"] == live["stream_id"]
+        assert again["ingest_protocol"] == "srt"  # the latest publish's protocol
         assert second.wait(30) == 0
     finally:
         _stop(second)

@@ -39,6 +39,7 @@ def test_whip_publisher_goes_live_plays_at_edge_west_and_delete_ends_it(fleet: F
         assert answered["status"] == 201, answered
         assert answered["location"].startswith("/whip/whip-push/")
         live = wait_for(lambda: fleet.live("whip-push"), 15, "the WHIP channel to go live")
+        assert live["ingest_protocol"] == "whip"
         with fleet.client(source=WEST_VIEWER) as api:
             play = api.get("/play/whip-push.m3u8", params={"format": "json"}).json()
         assert play["edge"] == "edge-west"
@@ -78,9 +79,12 @@ def test_whip_wrong_key_is_401_and_another_channel_404(fleet: Fleet) -> None:
     headers["authorization"] = f"Bearer {key}"
     other = httpx.post(_whip_url(fleet, "not-this-channel"), content=OFFER, headers=headers)
     assert other.status_code == 404
-    # The control plane knows channels by key only, so the key's own channel was granted
-    # in passing and handed straight back: it goes through the grace and ends.
-    wait_for(lambda: fleet.live("whip-refusals") is None, 20, "the handed-back grant to end")
+    # The channel goes to the control plane with the key, which refuses before starting
+    # anything: the key's own channel never went live (not even into a grace).
+    assert fleet.live("whip-refusals") is None
+    with fleet.client() as api:
+        listed = api.get("/api/v1/streams").json()["streams"]
+    assert all(s["channel"] != "whip-refusals" for s in listed)
 
 
 BROWSER_PUBLISH = """(async () => {

@@ -102,6 +102,9 @@ NODES = [
     _node("old-box", "east", ["edge"], "revoked", last_report_age=None, load={}),
 ]
 
+# Each stream's ingest protocol, by position; the last was recorded before protocols were.
+STREAM_PROTOCOLS = ["rtmp", "srt", "whip", None]
+
 STREAMS = [
     {
         "channel": channel,
@@ -117,6 +120,7 @@ STREAMS = [
         "ingest_bitrate": bitrate,
         "ingest_fps": 30.0,
         "transcode_lag": lag,
+        "ingest_protocol": STREAM_PROTOCOLS[i],
     }
     for i, (
         channel,

@@ -217,6 +217,7 @@ class NodeAgent:
                 stream_key=stream_key,
                 client_address="127.0.0.1",
                 connection_id=f"{self.name}-1",
+                protocol="rtmp",
             ),
             timeout=10,
         )

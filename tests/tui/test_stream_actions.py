@@ -88,17 +88,17 @@ def test_streams_screen_shows_live_stream_and_viewer_count_moves(
         await until(pilot, lambda: has_row(app, "streams", broadcast.stream_id), "the live row")
         await until(
             pilot,
-            lambda: row_labels(app, "streams", broadcast.stream_id)[7] == "3",
+            lambda: row_labels(app, "streams", broadcast.stream_id)[8] == "3",
             "3 viewers",
         )
         labels = row_labels(app, "streams", broadcast.stream_id)
-        assert labels[:5] == ["night-ride", "Night Ride", "music", "origin-1", "2"]
+        assert labels[:6] == ["night-ride", "Night Ride", "music", "origin-1", "2", "RTMP"]
         assert labels[-1] == "live"
 
         broadcast.node.set_viewers(7)
         await until(
             pilot,
-            lambda: row_labels(app, "streams", broadcast.stream_id)[7] == "7",
+            lambda: row_labels(app, "streams", broadcast.stream_id)[8] == "7",
             "the count to move to 7",
         )
         history = app.model.stream_viewers[broadcast.stream_id].values()

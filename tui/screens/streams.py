@@ -25,12 +25,15 @@ SPARK_WIDTH = 8
 # Uptimes of the rows on screen move on this often, whether or not anything changed.
 UPTIME_REFRESH = 10.0
 
+# The row fills 120 columns exactly (the smallest terminal the layout is pinned at):
+# Channel and Title gave up two each to make room for the protocol.
 COLUMNS = (
-    Column("channel", "Channel", 12),
-    Column("title", "Title", 14),
+    Column("channel", "Channel", 10),
+    Column("title", "Title", 12),
     Column("category", "Category", 9),
     Column("origin", "Origin", 11),
     Column("renditions", "Rends", 5),
+    Column("protocol", "Proto", 5),
     Column("ingest", "Ingest", 10),
     Column("lag", "Lag", 5),
     Column("viewers", "Viewers", 9),
@@ -47,6 +50,11 @@ def ingest_label(stream: Stream) -> str:
     return f"{fmt.si(stream.ingest_bitrate)} {fps}fps"
 
 
+def protocol_label(stream: Stream) -> str:
+    """The broadcaster's ingest protocol as its name is written (RTMP, SRT, WHIP)."""
+    return stream.ingest_protocol.upper() if stream.ingest_protocol else fmt.MISSING
+
+
 def stream_row(stream: Stream, viewers: list[float], now: float) -> tuple[Cell, ...]:
     style = fmt.status_style(stream.status)
     uptime = None if stream.started_at is None else now - stream.started_at
@@ -58,6 +66,7 @@ def stream_row(stream: Stream, viewers: list[float], now: float) -> tuple[Cell, 
         cell(fmt.text(stream.category)),
         cell(fmt.text(stream.origin_node)),
         cell(str(len(stream.renditions)) if stream.renditions else fmt.MISSING),
+        cell(protocol_label(stream)),
         cell(ingest_label(stream), stream.ingest_bitrate),
         cell(lag or fmt.MISSING, stream.transcode_lag),
         cell(fmt.count(stream.viewer_count), stream.viewer_count),

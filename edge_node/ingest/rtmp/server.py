@@ -85,12 +85,24 @@ class PublishGrant:
 class PublishRefusal:
     code: Literal["BadName", "Denied"]
     reason: str
+    # BadName for a valid key of another channel than the one named (WHIP's 404, not
+    # 401; never set for RTMP and SRT, which name no channel).
+    other_channel: bool = False
 
 
 class PublishAuthorizer(Protocol):
     async def authorize(
-        self, app: str, stream_key: str, client_address: str, connection_id: str
-    ) -> PublishGrant | PublishRefusal: ...
+        self,
+        app: str,
+        stream_key: str,
+        client_address: str,
+        connection_id: str,
+        *,
+        channel: str = "",
+    ) -> PublishGrant | PublishRefusal:
+        """`channel`: the channel the broadcaster named, where its protocol names one
+        (WHIP); a key of another channel is then refused with `other_channel`."""
+        ...
 
     async def stopped(self, grant: PublishGrant, connection_id: str, reason: str) -> None:
         """Called once when a granted publish ends, whatever the reason."""

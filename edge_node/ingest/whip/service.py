@@ -225,14 +225,21 @@ class WhipIngest:
     async def _admit(self, live: _Live, key: str, sdp: str, client: str) -> WhipOutcome:
         decision: PublishGrant | PublishRefusal | None = None
         with trio.move_on_after(AUTHORIZE_TIMEOUT):
-            decision = await self._authorizer.authorize(APP, key, client, live.sid)
+            # The channel goes with the key: the control plane refuses a key of another
+            # channel before it starts (or resumes) anything for the key's own.
+            decision = await self._authorizer.authorize(
+                APP, key, client, live.sid, channel=live.channel
+            )
         if decision is None:
             return WhipRefused(503, "the control plane did not answer; retry")
         if isinstance(decision, PublishRefusal):
             self._log_refusal(client, live.channel, decision)
+            if decision.other_channel:
+                return WhipRefused(404, f"no channel {live.channel!r} for this stream key")
             return WhipRefused(401 if decision.code == "BadName" else 403, decision.reason)
         if decision.channel != live.channel:
-            # The key is for another channel: the grant taken in passing is handed back.
+            # Only a control plane older than the channel check grants another channel
+            # (a fleet mid-upgrade): the grant taken in passing is handed back.
             await self._stopped(decision, live.sid, "stream key is for another channel")
             return WhipRefused(404, f"no channel {live.channel!r} for this stream key")
         reply_send, reply_receive = trio.open_memory_channel[tuple[Any, ...]](1)
@@ -268,7 +275,10 @@ class WhipIngest:
     def _log_refusal(self, client: str, channel: str, refusal: PublishRefusal) -> None:
         now = trio.current_time()
         # As for RTMP: an address's first wrong key is logged, the rest summed per window.
-        first = refusal.code != "BadName" or self._throttle.failed(client_network(client), now)
+        # A valid key sent to the wrong channel is a broadcaster's typo, not a key being
+        # guessed: it is logged but not held against the address.
+        wrong_key = refusal.code == "BadName" and not refusal.other_channel
+        first = not wrong_key or self._throttle.failed(client_network(client), now)
         if first:
             log.warning("whip %s: publish to %r refused: %s", client, channel, refusal.reason)
         for summary in self._throttle.summaries(now):

@@ -27,14 +27,28 @@ OFFER_HEADERS = {"content-type": "application/sdp", "authorization": "Bearer goo
 
 
 class Authorizer:
+    """The control plane's answers: it refuses a key of another channel than the one
+    named, unless `checks_channel` is off (a control plane from before that check)."""
+
     def __init__(self) -> None:
         self.stopped_calls: list[tuple[str, str]] = []
+        self.granted: list[str] = []
+        self.checks_channel = True
 
     async def authorize(
-        self, app: str, stream_key: str, client_address: str, connection_id: str
+        self,
+        app: str,
+        stream_key: str,
+        client_address: str,
+        connection_id: str,
+        *,
+        channel: str = "",
     ) -> PublishGrant | PublishRefusal:
         if stream_key not in KEYS:
             return PublishRefusal("BadName", "unknown stream key")
+        if self.checks_channel and channel and channel != KEYS[stream_key]:
+            return PublishRefusal("BadName", "stream key is for another channel", True)
+        self.granted.append(KEYS[stream_key])
         return PublishGrant(KEYS[stream_key], f"s-{connection_id[:6]}", resumed=False)
 
     async def stopped(self, grant: PublishGrant, connection_id: str, reason: str) -> None:
@@ -134,9 +148,16 @@ async def test_refusals(nursery: trio.Nursery) -> None:
         )
         assert missing.status_code == 401
         other = await client.post("/whip/elsewhere", content=offer, headers=OFFER_HEADERS)
-        assert other.status_code == 404
-        # The grant taken in passing for the wrong channel was handed back.
-        assert len(authorizer.stopped_calls) == 1
+        assert other.status_code == 404 and "elsewhere" in other.text
+        # The channel went with the key: refused before anything was granted.
+        assert authorizer.granted == [] and authorizer.stopped_calls == []
+        # A control plane that does not check the channel grants the key's own: the
+        # node still answers 404 and hands the grant straight back.
+        authorizer.checks_channel = False
+        legacy = await client.post("/whip/elsewhere", content=offer, headers=OFFER_HEADERS)
+        assert legacy.status_code == 404
+        assert authorizer.granted == ["chan"] and len(authorizer.stopped_calls) == 1
+        authorizer.checks_channel = True
         typed = await client.post(
             "/whip/chan", content=offer, headers={**OFFER_HEADERS, "content-type": "text/plain"}
         )
