@@ -332,3 +332,28 @@ def alive(process: ProcessId) -> bool:
     """Still running: the same pid with the same start time, and not a zombie."""
     fields = _stat_fields(process.pid)
     return fields is not None and fields[0] != "Z" and int(fields[19]) == process.started
+
+
+def vod_of(fleet: Fleet, channel: str) -> dict[str, Any] | None:
+    """The newest VOD of `channel`, or None while there is none."""
+    with fleet.client() as api:
+        vods = api.get("/api/v1/vods", params={"channel": channel}).json()
+    return dict(vods[0]) if vods else None
+
+
+def check_vod_plays(fleet: Fleet, vod: dict[str, Any], node: str = "edge-west") -> str:
+    """Fetch the VOD's lowest rendition from `node` and decode it whole with ffmpeg;
+    returns the media playlist's URL."""
+    import m3u8
+
+    master_url = fleet.node(node)["http"] + vod["playlist_path"]
+    master = m3u8.loads(httpx.get(master_url, timeout=30).raise_for_status().text, uri=master_url)
+    media_url = str(min(master.playlists, key=lambda p: p.stream_info.bandwidth).absolute_uri)
+    media = httpx.get(media_url, timeout=30).raise_for_status().text
+    assert "#EXT-X-PLAYLIST-TYPE:VOD" in media and "#EXT-X-ENDLIST" in media
+    decoded = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", media_url, "-f", "null", "-"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert decoded.returncode == 0, decoded.stderr[-2000:]
+    return media_url

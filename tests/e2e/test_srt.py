@@ -9,7 +9,7 @@ from urllib.parse import quote, urljoin
 
 import httpx
 import m3u8
-from fleetlib import Fleet, count_frames, ffmpeg_push, wait_for
+from fleetlib import Fleet, check_vod_plays, count_frames, ffmpeg_push, vod_of, wait_for
 from testclip import source_clip
 
 WEST_VIEWER = "127.2.0.9"  # inside edge-west's prefixes
@@ -69,6 +69,10 @@ def test_srt_push_goes_live_and_plays_at_edge_west(fleet: Fleet) -> None:
         segment = httpx.get(urljoin(variant, playlist.segments[-1].uri), timeout=15)
         assert segment.status_code == 200 and len(segment.content) > 1000
         assert push.wait(60) == 0, push.stderr.read() if push.stderr else ""
+        # As for RTMP: once the grace has passed, the broadcast is a VOD edges serve.
+        vod = wait_for(lambda: vod_of(fleet, "srt-push"), 30, "the SRT broadcast's VOD")
+        assert vod["stream_id"] == live["stream_id"]
+        check_vod_plays(fleet, vod)
     finally:
         _stop(push)
 

@@ -15,7 +15,7 @@ import av
 import httpx
 import m3u8
 import pytest
-from fleetlib import Fleet, wait_for
+from fleetlib import Fleet, vod_of, wait_for
 
 PUSHED = 30.0
 GRACE = 6.0  # the shared fleet's reconnect grace
@@ -93,15 +93,9 @@ def test_a_live_stream_has_a_fresh_thumbnail(broadcast: Broadcast) -> None:
     assert "immutable" not in broadcast.still.headers["cache-control"]
 
 
-def _vod(fleet: Fleet, channel: str) -> dict[str, Any] | None:
-    with fleet.client() as api:
-        vods = api.get("/api/v1/vods", params={"channel": channel}).json()
-    return vods[0] if vods else None
-
-
 @pytest.fixture(scope="module")
 def vod(fleet: Fleet, broadcast: Broadcast) -> dict[str, Any]:
-    found = wait_for(lambda: _vod(fleet, broadcast.channel), GRACE + 10 + 3, "the VOD")
+    found = wait_for(lambda: vod_of(fleet, broadcast.channel), GRACE + 10 + 3, "the VOD")
     assert time.monotonic() - broadcast.ended_at <= GRACE + 10 + 3
     return dict(found)
 

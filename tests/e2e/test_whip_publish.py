@@ -12,7 +12,7 @@ from urllib.parse import urljoin
 import httpx
 import m3u8
 import pytest
-from fleetlib import Fleet, wait_for
+from fleetlib import Fleet, check_vod_plays, vod_of, wait_for
 
 PUBLISHER = Path(__file__).resolve().parents[1] / "whip_publisher.py"
 OFFER = (
@@ -65,7 +65,10 @@ def test_whip_publisher_goes_live_plays_at_edge_west_and_delete_ends_it(fleet: F
         assert json.loads(publisher.stdout.readline()) == {"deleted": 200}
         assert publisher.wait(timeout=20) == 0
         wait_for(lambda: fleet.live("whip-push") is None, 20, "the stream to end")
-        assert live["stream_id"]
+        # As for RTMP: the ended broadcast is a VOD edges serve.
+        vod = wait_for(lambda: vod_of(fleet, "whip-push"), 30, "the WHIP broadcast's VOD")
+        assert vod["stream_id"] == live["stream_id"]
+        check_vod_plays(fleet, vod)
     finally:
         publisher.kill()
         publisher.wait()
