@@ -4,7 +4,6 @@ CODECS string."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ import av
 import httpx
 import m3u8
 import pytest
-from browser.chromium import CHROMIUM, launch
+from browser.watch import played_codecs
 from fleetlib import Fleet, wait_for
 
 from edge_node.codecs import video_codec_string
@@ -126,15 +125,9 @@ def test_ladder_is_h264_and_the_passthrough_keeps_the_source_codec(
 
 @pytest.mark.usefixtures("needs_hls_js")
 def test_hls_js_plays_the_push(fleet: Fleet, pushed: tuple[str, str]) -> None:
-    if shutil.which(CHROMIUM) is None:
-        pytest.skip("needs Debian's chromium")
     codec, _ = pushed
     entry = SAMPLE_ENTRIES[codec].decode()
-    with launch() as browser:
-        page = browser.new_page(f"{fleet.api}/watch/{codec}-push")
-        page.wait_for("document.getElementById('video').currentTime > 3", timeout=60)
-        levels = page.evaluate("window.glasscastHls.levels.map(l => l.videoCodec)")
-        playing = page.evaluate("(h => h.levels[h.currentLevel].videoCodec)(window.glasscastHls)")
+    levels, playing = played_codecs(fleet.api, f"{codec}-push")
     # hls.js keeps only the levels the browser can decode (Debian's Chromium has no
     # HEVC): it plays an H.264 rendition, or the source where the browser takes it.
     source_kept = any(level.startswith(entry + ".") for level in levels)

@@ -9,6 +9,8 @@ from urllib.parse import quote, urljoin
 
 import httpx
 import m3u8
+import pytest
+from browser.watch import played_codecs
 from fleetlib import Fleet, check_vod_plays, count_frames, ffmpeg_push, vod_of, wait_for
 from testclip import source_clip
 
@@ -177,6 +179,7 @@ def test_a_broadcaster_switching_from_rtmp_to_srt_within_the_grace_keeps_the_str
     wait_for(lambda: fleet.live("srt-switch") is None, 20, "the stream to end after the grace")
 
 
+@pytest.mark.usefixtures("needs_hls_js")
 def test_hevc_over_srt_plays_through_h264_renditions(fleet: Fleet, tmp_path: Path) -> None:
     """An HEVC source (what hardware encoders send over SRT) is decoded and the ladder is
     made in H.264; the passthrough rendition keeps HEVC."""
@@ -189,7 +192,8 @@ def test_hevc_over_srt_plays_through_h264_renditions(fleet: Fleet, tmp_path: Pat
     )  # fmt: skip
     key = fleet.create_channel("srt-hevc")
     push = subprocess.Popen(
-        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-i", str(clip), "-c", "copy",
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "2",
+         "-i", str(clip), "-c", "copy",
          "-f", "mpegts", f"{fleet.node('ingest-east')['srt']}?streamid={key}"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -215,5 +219,8 @@ def test_hevc_over_srt_plays_through_h264_renditions(fleet: Fleet, tmp_path: Pat
         h264 = next(p for p in master.playlists if (p.stream_info.codecs or "").startswith("avc1"))
         variant = urljoin(master_url, h264.uri)
         wait_for(lambda: _with_a_segment(variant), 20, "an H.264 segment at edge-west")
+        # hls.js keeps the levels Chromium can decode (Debian's has no HEVC) and plays one.
+        levels, playing = played_codecs(fleet.api, "srt-hevc")
+        assert playing.startswith("avc1."), levels
     finally:
         _stop(push)
