@@ -38,7 +38,8 @@ from pathlib import Path
 
 import trio
 
-from edge_node.ingest.rtmp.server import PublishGrant, PublishRefusal, serve_rtmp
+from edge_node.ingest.publishing import PublishGrant, PublishRefusal
+from edge_node.ingest.rtmp.server import serve_rtmp
 from edge_node.media import SourceEvent
 from shared.config import RtmpSection
 

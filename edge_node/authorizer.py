@@ -12,7 +12,7 @@ import logging
 from typing import Literal
 
 from edge_node.fleet.session import ControlPlaneUnavailable, FleetSession
-from edge_node.ingest.rtmp.server import PublishGrant, PublishRefusal
+from edge_node.ingest.publishing import PublishGrant, PublishRefusal
 from edge_node.package.packager import Continuation
 from shared.fleet import fleet_pb2 as pb
 

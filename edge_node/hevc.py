@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from edge_node.bits import BitReader
+
 NAL_VPS, NAL_SPS, NAL_PPS = 32, 33, 34
 # avcC/hvcC store each parameter set's length in 16 bits; real ones are tens of bytes.
 MAX_PARAMETER_SET = 0xFFFF
@@ -47,38 +49,12 @@ def rbsp(nal: bytes) -> bytes:
     return bytes(out)
 
 
-class _Bits:
-    __slots__ = ("_data", "_pos")
-
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-        self._pos = 0
-
-    def u(self, n: int) -> int:
-        value = 0
-        for _ in range(n):
-            byte = self._pos >> 3
-            if byte >= len(self._data):
-                raise ValueError("HEVC SPS ends early")
-            value = (value << 1) | ((self._data[byte] >> (7 - (self._pos & 7))) & 1)
-            self._pos += 1
-        return value
-
-    def ue(self) -> int:
-        zeros = 0
-        while self.u(1) == 0:
-            zeros += 1
-            if zeros > 31:
-                raise ValueError("Exp-Golomb code too long in the HEVC SPS")
-        return (1 << zeros) - 1 + self.u(zeros)
-
-
 def parse_sps(nal: bytes) -> HevcSps:
     """Read an SPS NAL unit (H.265 7.3.2.2) as far as the bit depths."""
     if len(nal) < 15 or nal_type(nal) != NAL_SPS:
         raise ValueError("not an HEVC SPS")
     data = rbsp(nal)
-    bits = _Bits(data)
+    bits = BitReader(data)
     bits.u(4)  # sps_video_parameter_set_id
     sub_layers_minus1 = bits.u(3)
     nested = bool(bits.u(1))

@@ -28,8 +28,9 @@ from edge_node.deliver.upstream import Upstream, UpstreamTable
 from edge_node.fleet.report import NodeSnapshot, build_report, merge_streams
 from edge_node.fleet.session import FleetSession
 from edge_node.fleet.state import NodeIdentity
+from edge_node.ingest.publishing import IngestSink
 from edge_node.ingest.recorder import FlvRecorder
-from edge_node.ingest.rtmp.server import IngestSink, serve_rtmp
+from edge_node.ingest.rtmp.server import serve_rtmp
 from edge_node.ingest.srt.server import serve_srt
 from edge_node.ingest.tee import TeeSink
 from edge_node.ingest.whip.service import WhipIngest

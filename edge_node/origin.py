@@ -25,7 +25,7 @@ import trio
 
 from edge_node.channels import bursts, send_each
 from edge_node.fleet.report import EncoderInfo, StreamLoad
-from edge_node.ingest.rtmp.server import PublishGrant
+from edge_node.ingest.publishing import PublishGrant
 from edge_node.media import EncodedEvent, SourceDiscontinuity, SourceEnd, SourceEvent, SourcePacket
 from edge_node.package.packager import Continuation, PackagerConfig
 from edge_node.package.registry import LiveStreams

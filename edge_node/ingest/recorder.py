@@ -19,7 +19,7 @@ import trio
 
 from edge_node.channels import bursts
 from edge_node.ingest import flv
-from edge_node.ingest.rtmp.server import PublishGrant
+from edge_node.ingest.publishing import PublishGrant
 from edge_node.media import SourceConfig, SourceEvent, SourcePacket
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 import trio
 
-from edge_node.ingest.rtmp.server import IngestSink, PublishGrant
+from edge_node.ingest.publishing import IngestSink, PublishGrant
 from edge_node.media import SourceEvent
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from edge_node.authorizer import FleetAuthorizer
-from edge_node.ingest.rtmp.server import PublishGrant, PublishRefusal
+from edge_node.ingest.publishing import PublishGrant, PublishRefusal
 from shared.fleet import fleet_pb2 as pb
 
 

@@ -5,21 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SAMPLE_RATES = (
-    96000,
-    88200,
-    64000,
-    48000,
-    44100,
-    32000,
-    24000,
-    22050,
-    16000,
-    12000,
-    11025,
-    8000,
-    7350,
-)
+from edge_node.codecs import AAC_SAMPLE_RATES
+
 SAMPLES_PER_FRAME = 1024
 
 
@@ -48,7 +35,7 @@ def parse_adts(data: bytes) -> tuple[list[AdtsFrame], int]:
         length = ((data[pos + 3] & 0x03) << 11) | (data[pos + 4] << 3) | (data[pos + 5] >> 5)
         blocks = (data[pos + 6] & 0x03) + 1
         header = 7 if protection_absent else 9
-        if rate_index >= len(SAMPLE_RATES) or length <= header or pos + length > len(data):
+        if rate_index >= len(AAC_SAMPLE_RATES) or length <= header or pos + length > len(data):
             skipped += 1
             pos += 1
             continue
@@ -58,7 +45,7 @@ def parse_adts(data: bytes) -> tuple[list[AdtsFrame], int]:
             object_type = profile + 1
             asc = ((object_type << 11) | (rate_index << 7) | (channels << 3)).to_bytes(2, "big")
             body = data[pos + header : pos + length]
-            frames.append(AdtsFrame(asc, SAMPLE_RATES[rate_index], channels, len(frames), body))
+            frames.append(AdtsFrame(asc, AAC_SAMPLE_RATES[rate_index], channels, len(frames), body))
         else:
             skipped += length
         pos += length

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from edge_node.bits import BitReader
 from edge_node.codecs import parse_asc
 
 from ._errors import RtmpProtocolError
@@ -166,38 +167,6 @@ def parse_audio(body: bytes) -> AudioBody:
     raise RtmpProtocolError(f"unknown AAC packet type {body[1]}")
 
 
-class _Bits:
-    """MSB-first bit reader; running off the end raises ValueError."""
-
-    __slots__ = ("data", "pos")
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.pos = 0
-
-    def u(self, n: int) -> int:
-        value = 0
-        for _ in range(n):
-            byte = self.pos >> 3
-            if byte >= len(self.data):
-                raise ValueError("bitstream ends early")
-            value = (value << 1) | ((self.data[byte] >> (7 - (self.pos & 7))) & 1)
-            self.pos += 1
-        return value
-
-    def ue(self) -> int:
-        zeros = 0
-        while self.u(1) == 0:
-            zeros += 1
-            if zeros > 31:
-                raise ValueError("Exp-Golomb code too long")
-        return (1 << zeros) - 1 + self.u(zeros)
-
-    def se(self) -> int:
-        code = self.ue()
-        return (code + 1) // 2 if code & 1 else -(code // 2)
-
-
 def audio_specific_config_info(asc: bytes) -> tuple[int, int]:
     """(sample rate, channels) from an AudioSpecificConfig; zeros when unreadable."""
     try:
@@ -229,7 +198,7 @@ _HIGH_PROFILES = {100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135}
 
 
 def _sps_dimensions(rbsp: bytes) -> tuple[int, int]:
-    bits = _Bits(rbsp)
+    bits = BitReader(rbsp)
     profile = bits.u(8)
     bits.u(16)  # constraint flags and level
     bits.ue()  # seq_parameter_set_id
@@ -274,7 +243,7 @@ def _sps_dimensions(rbsp: bytes) -> tuple[int, int]:
     return width, height
 
 
-def _skip_scaling_lists(bits: _Bits, count: int) -> None:
+def _skip_scaling_lists(bits: BitReader, count: int) -> None:
     for index in range(count):
         if not bits.u(1):
             continue

@@ -19,20 +19,25 @@ The lead wires two collaborators in `edge_node/main.py`:
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import mmap
 import os
 import socket
 import uuid
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, suppress
-from dataclasses import dataclass
-from typing import Literal, Protocol
+from contextlib import AsyncExitStack
 
 import trio
 
+from edge_node.ingest.publishing import (
+    IngestSink,
+    PublishAuthorizer,
+    PublishGrant,
+    PublishRefusal,
+    client_network,
+    end_publish,
+)
 from edge_node.ingest.source import SourceBridge
-from edge_node.media import SourceDiscontinuity, SourceEnd, SourceEvent
+from edge_node.media import SourceDiscontinuity, SourceEvent
 from shared.admission import ConnectionCaps
 from shared.config import RtmpSection
 from shared.quietlog import QuietWarning
@@ -64,78 +69,16 @@ RECEIVE_SIZE = 256 * 1024
 # The buffer before that: the handshake's 1.5 kB packets and the commands fit in it, and
 # it is all an idle connection that anyone can open holds for reading.
 PENDING_RECEIVE_SIZE = 2 * 1024
+
+
 # A live encoder writes each frame as it is made, in several writes, so a reader that
 # wakes for every write wakes ~100 times a second, and each wake-up of a trio task costs
 # ~0.15 ms of CPU on a small VM (bench/ingest_rtmp.py --realtime). While publishing, the
 # socket's receive low-watermark (see `_watermark`) makes one wake-up take a whole frame
 # and the small messages before it. `rtmp.read_coalesce` additionally sleeps between
 # short reads, trading that much latency for fewer wake-ups still.
-# How long a granted publish's `stopped` notice may take when the connection is torn down.
-STOPPED_NOTICE_TIMEOUT = 5.0
-
-
-@dataclass(frozen=True, slots=True)
-class PublishGrant:
-    channel: str
-    stream_id: str
-    resumed: bool  # a reconnect within the grace: same stream id, after a discontinuity
-
-
-@dataclass(frozen=True, slots=True)
-class PublishRefusal:
-    code: Literal["BadName", "Denied"]
-    reason: str
-    # BadName for a valid key of another channel than the one named (WHIP's 404, not
-    # 401; never set for RTMP and SRT, which name no channel).
-    other_channel: bool = False
-
-
-class PublishAuthorizer(Protocol):
-    async def authorize(
-        self,
-        app: str,
-        stream_key: str,
-        client_address: str,
-        connection_id: str,
-        *,
-        channel: str = "",
-    ) -> PublishGrant | PublishRefusal:
-        """`channel`: the channel the broadcaster named, where its protocol names one
-        (WHIP); a key of another channel is then refused with `other_channel`."""
-        ...
-
-    async def stopped(self, grant: PublishGrant, connection_id: str, reason: str) -> None:
-        """Called once when a granted publish ends, whatever the reason."""
-
-
-class IngestSink(Protocol):
-    def open(
-        self, grant: PublishGrant
-    ) -> AbstractAsyncContextManager[trio.MemorySendChannel[SourceEvent]]:
-        """The channel for one publish. The server only ever uses `send_nowait` on it and
-        leaves the context (closing the channel) when the publish ends; a full channel
-        means the consumer fell behind, and the stream is dropped."""
-        ...
-
-
 class StreamDropped(Exception):
     """The sink's channel was full or closed: the consumer cannot keep up."""
-
-
-def client_network(host: str) -> str:
-    """What the per-address limits count: an IPv4 address, or an IPv6 /64.
-
-    A /64 is the least a site gets, and its owner can rotate through its addresses at
-    will, so counting them one by one would cap nothing."""
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return host
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.ip_network((address, 64), strict=False))
-    return str(address)
 
 
 class Admission:
@@ -469,15 +412,7 @@ class _Session:
             raise StreamDropped("dropping stream: the consumer went away") from None
 
     async def _release(self) -> None:
-        """End the granted publish: SourceEnd to the sink, `stopped` to the authorizer."""
+        """End the granted publish, once."""
         grant, channel = self._grant, self._channel
         self._grant = self._channel = None
-        if channel is not None:
-            # A consumer that cannot take this one last item learns of the end from the close.
-            with suppress(trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
-                channel.send_nowait(SourceEnd(self._end_reason))
-            await channel.aclose()
-        if grant is not None:
-            with trio.move_on_after(STOPPED_NOTICE_TIMEOUT) as notice:
-                notice.shield = True
-                await self._ingest.authorizer.stopped(grant, self._id, self._end_reason)
+        await end_publish(channel, grant, self._ingest.authorizer, self._id, self._end_reason)

@@ -18,22 +18,22 @@ from __future__ import annotations
 
 import logging
 import uuid
-from contextlib import AsyncExitStack, suppress
+from contextlib import AsyncExitStack
 
 import trio
 
 from edge_node.ingest.mpegts import MediaRefused, TsDemuxer
-from edge_node.ingest.rtmp._throttle import FailureThrottle
-from edge_node.ingest.rtmp.server import (
-    STOPPED_NOTICE_TIMEOUT,
+from edge_node.ingest.publishing import (
     IngestSink,
     PublishAuthorizer,
     PublishGrant,
     PublishRefusal,
     client_network,
+    end_publish,
 )
+from edge_node.ingest.rtmp._throttle import FailureThrottle
 from edge_node.ingest.source import SourceBridge
-from edge_node.media import SourceDiscontinuity, SourceEnd, SourceEvent
+from edge_node.media import SourceDiscontinuity, SourceEvent
 from shared.config import RtmpSection, SrtSection
 from shared.quietlog import QuietWarning
 
@@ -281,14 +281,7 @@ class _Session:
         return None
 
     async def _release(self) -> None:
-        """End the granted publish: SourceEnd to the sink, `stopped` to the authorizer."""
+        """End the granted publish, once."""
         grant, channel = self._grant, self._channel
         self._grant = self._channel = None
-        if channel is not None:
-            with suppress(trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
-                channel.send_nowait(SourceEnd(self._end_reason))
-            await channel.aclose()
-        if grant is not None:
-            with trio.move_on_after(STOPPED_NOTICE_TIMEOUT) as notice:
-                notice.shield = True
-                await self._ingest.authorizer.stopped(grant, self._id, self._end_reason)
+        await end_publish(channel, grant, self._ingest.authorizer, self._id, self._end_reason)

@@ -18,8 +18,7 @@ from typing import Any
 
 import trio
 
-from edge_node.ingest.rtmp._throttle import FailureThrottle
-from edge_node.ingest.rtmp.server import (
+from edge_node.ingest.publishing import (
     STOPPED_NOTICE_TIMEOUT,
     IngestSink,
     PublishAuthorizer,
@@ -27,6 +26,7 @@ from edge_node.ingest.rtmp.server import (
     PublishRefusal,
     client_network,
 )
+from edge_node.ingest.rtmp._throttle import FailureThrottle
 from edge_node.ingest.whip import WhipAccepted, WhipOutcome, WhipRefused, wire
 from edge_node.ingest.whip.sdp import OfferRefused, check_offer
 from edge_node.media import SourceDiscontinuity, SourceEnd, SourceEvent

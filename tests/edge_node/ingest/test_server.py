@@ -21,16 +21,15 @@ import trio
 from rtmp_testclient import HANDSHAKE_REPLY, Publisher, simple_c0c1, statuses
 from testclip import source_clip
 
-from edge_node.ingest.recorder import FlvRecorder
-from edge_node.ingest.rtmp._handshake import PACKET_SIZE
-from edge_node.ingest.rtmp.server import (
+from edge_node.ingest.publishing import (
     PublishAuthorizer,
     PublishGrant,
     PublishRefusal,
-    RtmpIngest,
     client_network,
-    serve_rtmp,
 )
+from edge_node.ingest.recorder import FlvRecorder
+from edge_node.ingest.rtmp._handshake import PACKET_SIZE
+from edge_node.ingest.rtmp.server import RtmpIngest, serve_rtmp
 from edge_node.media import (
     SourceConfig,
     SourceDiscontinuity,

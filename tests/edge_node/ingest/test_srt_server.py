@@ -17,7 +17,7 @@ import trio
 import trio.lowlevel
 from testclip import source_clip
 
-from edge_node.ingest.rtmp.server import PublishGrant, PublishRefusal
+from edge_node.ingest.publishing import PublishGrant, PublishRefusal
 from edge_node.ingest.srt.server import serve_srt
 from edge_node.media import SourceConfig, SourceEnd, SourceEvent, SourcePacket
 from shared.config import RtmpSection, SrtSection

@@ -16,7 +16,7 @@ import trio
 from edge_node.deliver.app import DeliveryApp, DeliverySources
 from edge_node.deliver.server import serve_http
 from edge_node.deliver.sessions import ViewerSessions
-from edge_node.ingest.rtmp.server import PublishGrant, PublishRefusal
+from edge_node.ingest.publishing import PublishGrant, PublishRefusal
 from edge_node.ingest.whip.service import WhipIngest
 from edge_node.media import SourceConfig, SourceEnd, SourceEvent, SourcePacket
 from shared.config import HttpSection, WebrtcSection
