@@ -5,12 +5,14 @@ the per-address unit the limits count, and the end of a granted publish."""
 from __future__ import annotations
 
 import ipaddress
+import logging
 from contextlib import AbstractAsyncContextManager, suppress
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
 import trio
 
+from edge_node.ingest.throttle import FailureThrottle
 from edge_node.media import SourceEnd, SourceEvent
 
 # How long a granted publish's `stopped` notice may take when the connection is torn down.
@@ -95,3 +97,25 @@ async def end_publish(
         with trio.move_on_after(STOPPED_NOTICE_TIMEOUT) as notice:
             notice.shield = True
             await authorizer.stopped(grant, connection_id, reason)
+
+
+async def report_refusals(
+    throttle: FailureThrottle, window: float, protocol: str, log: logging.Logger
+) -> None:
+    """Log each address's refused publishes once per window, until cancelled: the throttle's
+    one I/O shell, shared by every ingest protocol."""
+    while True:
+        now = trio.current_time()
+        for summary in throttle.summaries(now):
+            log.warning(
+                "%s %s: %d publishes refused in %g s: %d for unknown stream keys, "
+                "%d more without asking (too many failures)",
+                protocol,
+                summary.address,
+                summary.failures + summary.throttled,
+                window,
+                summary.failures,
+                summary.throttled,
+            )
+        expiry = throttle.next_expiry()
+        await trio.sleep_until(now + window if expiry is None else expiry)

@@ -35,8 +35,10 @@ from edge_node.ingest.publishing import (
     PublishRefusal,
     client_network,
     end_publish,
+    report_refusals,
 )
 from edge_node.ingest.source import SourceBridge
+from edge_node.ingest.throttle import FailureThrottle
 from edge_node.media import SourceDiscontinuity, SourceEvent
 from shared.admission import ConnectionCaps
 from shared.config import RtmpSection
@@ -57,7 +59,6 @@ from . import (
     Sentinel,
     Unpublished,
 )
-from ._throttle import FailureThrottle
 from ._watermark import HOLD_LIMIT, MIN_LEVEL, ReadWatermark
 
 log = logging.getLogger(__name__)
@@ -145,23 +146,7 @@ class RtmpIngest:
                 self.admission.release(network, pending=session is None or not session.granted)
 
     async def report_refusals(self) -> None:
-        """Log each address's refused publishes once per window, until cancelled."""
-        while True:
-            now = trio.current_time()
-            for summary in self.throttle.summaries(now):
-                log.warning(
-                    "rtmp %s: %d publishes refused in %g s: %d for unknown stream keys, "
-                    "%d more without asking (too many failures)",
-                    summary.address,
-                    summary.failures + summary.throttled,
-                    self.config.publish_failure_window,
-                    summary.failures,
-                    summary.throttled,
-                )
-            expiry = self.throttle.next_expiry()
-            await trio.sleep_until(
-                now + self.config.publish_failure_window if expiry is None else expiry
-            )
+        await report_refusals(self.throttle, self.config.publish_failure_window, "rtmp", log)
 
 
 async def serve_rtmp(

@@ -30,9 +30,10 @@ from edge_node.ingest.publishing import (
     PublishRefusal,
     client_network,
     end_publish,
+    report_refusals,
 )
-from edge_node.ingest.rtmp._throttle import FailureThrottle
 from edge_node.ingest.source import SourceBridge
+from edge_node.ingest.throttle import FailureThrottle
 from edge_node.media import SourceDiscontinuity, SourceEvent
 from shared.config import RtmpSection, SrtSection
 from shared.quietlog import QuietWarning
@@ -93,22 +94,7 @@ class SrtIngest:
         return code
 
     async def report_refusals(self) -> None:
-        """Log each address's refused publishes once per window, until cancelled."""
-        window = self.limits.publish_failure_window
-        while True:
-            now = trio.current_time()
-            for summary in self.throttle.summaries(now):
-                log.warning(
-                    "srt %s: %d publishes refused in %g s: %d for unknown stream keys, "
-                    "%d more without asking (too many failures)",
-                    summary.address,
-                    summary.failures + summary.throttled,
-                    window,
-                    summary.failures,
-                    summary.throttled,
-                )
-            expiry = self.throttle.next_expiry()
-            await trio.sleep_until(now + window if expiry is None else expiry)
+        await report_refusals(self.throttle, self.limits.publish_failure_window, "srt", log)
 
     async def serve(self, conn: SrtConnection) -> None:
         self.active += 1

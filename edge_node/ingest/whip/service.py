@@ -26,7 +26,7 @@ from edge_node.ingest.publishing import (
     PublishRefusal,
     client_network,
 )
-from edge_node.ingest.rtmp._throttle import FailureThrottle
+from edge_node.ingest.throttle import FailureThrottle
 from edge_node.ingest.whip import WhipAccepted, WhipOutcome, WhipRefused, wire
 from edge_node.ingest.whip.sdp import OfferRefused, check_offer
 from edge_node.media import SourceDiscontinuity, SourceEnd, SourceEvent

@@ -3,7 +3,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge_node.ingest.rtmp._throttle import FailureSummary, FailureThrottle
+from edge_node.ingest.throttle import FailureSummary, FailureThrottle
 
 WINDOW = 60.0
 
