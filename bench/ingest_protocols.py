@@ -294,7 +294,7 @@ async def _anchored_timeline(client: httpx.AsyncClient, url: str) -> tuple[Any, 
 
 async def watch_source_parts(client: httpx.AsyncClient, url: str, out: list[Any]) -> None:
     """part_latency.watch_rendition (parts only), with the timeline anchored above."""
-    from part_latency import _HINT, _PART, Sample, _get
+    from part_latency import _HINT, _PART, Sample, _get, fresh_parts
 
     timeline, text = await _anchored_timeline(client, url)
     last = max(((int(m[2]), int(m[3])) for m in _PART.finditer(text)), default=(-1, -1))
@@ -304,11 +304,7 @@ async def watch_source_parts(client: httpx.AsyncClient, url: str, out: list[Any]
             raise RuntimeError(f"no preload hint in {url}")
         blocking = f"{url}&_HLS_msn={int(hint[2])}&_HLS_part={int(hint[3])}"
         text = (await _get(client, blocking)).content
-        fresh = []
-        for match in _PART.finditer(text):
-            if (int(match[2]), int(match[3])) > last:
-                last = (int(match[2]), int(match[3]))
-                fresh.append(match[1])
+        fresh, last = fresh_parts(text, last)
         for uri in fresh:
             media = (await _get(client, urljoin(url, uri.decode()))).content
             out.append(Sample(timeline.last_frame(media), time.monotonic()))

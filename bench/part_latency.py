@@ -248,14 +248,20 @@ async def watch_rendition(
         else:
             # The hinted part, or the next segment's first one when a keyframe ended the
             # segment before the hinted part; a late answer may list more than one.
-            fresh = []
-            for match in _PART.finditer(text):
-                if (int(match[2]), int(match[3])) > last:
-                    last = (int(match[2]), int(match[3]))
-                    fresh.append(match[1])
+            fresh, last = fresh_parts(text, last)
         for uri in fresh:
             media = (await _get(client, urljoin(url, uri.decode()))).content
             out.append(Sample(timeline.last_frame(media), time.monotonic()))
+
+
+def fresh_parts(text: bytes, last: tuple[int, int]) -> tuple[list[bytes], tuple[int, int]]:
+    """The URIs of the parts a playlist lists after `last` (msn, part), and the new last."""
+    fresh = []
+    for match in _PART.finditer(text):
+        if (int(match[2]), int(match[3])) > last:
+            last = (int(match[2]), int(match[3]))
+            fresh.append(match[1])
+    return fresh, last
 
 
 async def _renditions(client: httpx.AsyncClient, master_url: str) -> dict[str, str]:
